@@ -1,0 +1,8 @@
+from .hard_selection import HardSelection, rank_by_loss, select_hard
+from .ohem_sampler import OHEMSampler
+from .roi_loss import LOSS_KEYS, per_roi_loss
+
+__all__ = [
+    'OHEMSampler', 'HardSelection', 'select_hard', 'rank_by_loss',
+    'per_roi_loss', 'LOSS_KEYS'
+]

@@ -1,0 +1,271 @@
+from collections import deque
+from numbers import Real
+from typing import Deque, Dict, List, Optional, Sequence, Union
+
+import torch
+from mmdet.models.task_modules.assigners import AssignResult
+from mmdet.models.task_modules.samplers import BaseSampler, SamplingResult
+from mmdet.structures.bbox import (BaseBoxes, bbox2roi, cat_boxes,
+                                   get_box_tensor)
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from ..registry import TASK_UTILS
+from .hard_selection import select_hard
+from .roi_loss import LOSS_KEYS, per_roi_loss
+from .scoring_mode import read_only
+
+# Per-image mining statistics kept for hooks between two reads.
+MAX_STATS = 256
+
+
+@TASK_UTILS.register_module()
+class OHEMSampler(BaseSampler):
+    r"""Online Hard Example Mining, as in `Training Region-based Object
+    Detectors with Online Hard Example Mining
+    <https://arxiv.org/abs/1604.03540>`_ (Shrivastava, Gupta and Girshick,
+    CVPR 2016).
+
+    For each image the RoI head's bbox branch scores **all** candidate RoIs
+    (the proposals, plus the ground-truth boxes when ``add_gt_as_proposals``)
+    in one read-only pass: eval mode, no gradients, on the features' device,
+    in chunks of at most ``chunk_size`` RoIs. Each RoI's loss is the head's
+    own classification loss plus, for foreground RoIs, its own regression
+    loss. RoIs are ranked by that loss, class-aware NMS removes lower-loss
+    RoIs that overlap a selected one, and the ``num`` hardest remain.
+
+    Unlike mmdet's ``OHEMSampler`` this mines foreground and background
+    together (no quota unless ``pos_fraction`` is set), ranks by the full loss,
+    applies NMS, scores in eval mode (no normalization statistics change) and
+    runs one forward per image.
+
+    Non-finite losses (NaN or inf) are ranked after every finite one, so they
+    fill the budget only when fewer than ``num`` finite candidates remain;
+    their count is reported in the mining statistics.
+
+    Args:
+        num (int): RoIs kept per image (the paper's B/N).
+        pos_fraction (float, optional): None for pure OHEM (the paper). A
+            float in (0, 1] switches to ratio mode: at most
+            ``int(num * pos_fraction)`` foreground RoIs, the rest background,
+            each group mined by loss. Defaults to None.
+        context (nn.Module): The RoI head that builds the sampler; mmdet
+            passes it. Must have a bbox branch (``bbox_head`` and
+            ``_bbox_forward``).
+        nms_iou_thr (float, optional): IoU threshold of the class-aware NMS
+            among candidates ranked by loss; None disables NMS.
+            Defaults to 0.7.
+        loss_keys (Sequence[str]): Per-RoI terms summed into the ranking
+            loss, from ``('loss_cls', 'loss_bbox')``.
+            Defaults to both.
+        neg_pos_ub (int): At most ``neg_pos_ub * max(1, num_pos)`` background
+            RoIs; -1 for no bound. Defaults to -1.
+        add_gt_as_proposals (bool): Add ground-truth boxes to the candidates.
+            Defaults to True.
+        chunk_size (int): Most RoIs scored in one forward, bounding the
+            memory of the scoring pass. Defaults to 2048.
+    """
+
+    def __init__(self,
+                 num: int,
+                 pos_fraction: Optional[float] = None,
+                 context=None,
+                 nms_iou_thr: Optional[float] = 0.7,
+                 loss_keys: Union[str, Sequence[str]] = LOSS_KEYS,
+                 neg_pos_ub: int = -1,
+                 add_gt_as_proposals: bool = True,
+                 chunk_size: int = 2048) -> None:
+        _check_int('num', num, 1)
+        if pos_fraction is not None and not _in_unit_interval(pos_fraction):
+            raise ValueError('mmohem.OHEMSampler: pos_fraction must be None '
+                             '(pure OHEM) or a number in (0, 1], got '
+                             f'{pos_fraction!r}')
+        if nms_iou_thr is not None and not _in_unit_interval(nms_iou_thr):
+            raise ValueError('mmohem.OHEMSampler: nms_iou_thr must be None '
+                             '(no NMS) or a number in (0, 1], got '
+                             f'{nms_iou_thr!r}')
+        if isinstance(loss_keys, str):
+            loss_keys = (loss_keys, )
+        loss_keys = tuple(loss_keys)
+        if not loss_keys or any(key not in LOSS_KEYS for key in loss_keys):
+            raise ValueError('mmohem.OHEMSampler: loss_keys must be a '
+                             f'non-empty subset of {LOSS_KEYS}, got '
+                             f'{loss_keys!r}')
+        _check_int('neg_pos_ub', neg_pos_ub, -1)
+        _check_int('chunk_size', chunk_size, 1)
+        if not (hasattr(context, 'bbox_head')
+                and hasattr(context, '_bbox_forward')):
+            raise TypeError(
+                'mmohem.OHEMSampler scores RoIs with an R-CNN bbox branch, '
+                f'but it was built for {type(context).__name__}, which has '
+                'none (no bbox_head/_bbox_forward). OHEM belongs in '
+                'train_cfg.rcnn.sampler; keep RandomSampler in '
+                'train_cfg.rpn.sampler.')
+        super().__init__(num, pos_fraction, neg_pos_ub, add_gt_as_proposals)
+        self.context = context
+        self.nms_iou_thr = nms_iou_thr
+        self.loss_keys = loss_keys
+        self.chunk_size = chunk_size
+        # A cascade head builds one sampler per stage and sets
+        # `current_stage` while doing so: remember which stage this one mines.
+        self.stage = context.current_stage if hasattr(context,
+                                                      'num_stages') else None
+        self.stats: Deque[Dict[str, Tensor]] = deque(maxlen=MAX_STATS)
+
+    @property
+    def bbox_head(self):
+        """The bbox head whose losses rank the RoIs (this stage's)."""
+        if self.stage is None:
+            return self.context.bbox_head
+        return self.context.bbox_head[self.stage]
+
+    def _sample_pos(self, *args, **kwargs):
+        raise NotImplementedError(
+            'OHEMSampler mines foreground and background together; use '
+            'sample().')
+
+    _sample_neg = _sample_pos
+
+    def sample(self,
+               assign_result: AssignResult,
+               pred_instances: InstanceData,
+               gt_instances: InstanceData,
+               feats: Optional[Sequence[Tensor]] = None,
+               **kwargs) -> SamplingResult:
+        """Select the hardest RoIs of one image.
+
+        Args:
+            assign_result (:obj:`AssignResult`): Assignment of the priors.
+            pred_instances (:obj:`InstanceData`): Has ``priors``, the
+                candidate RoIs (n, 4) of this image.
+            gt_instances (:obj:`InstanceData`): Has ``bboxes`` and ``labels``.
+            feats (Sequence[Tensor]): This image's multi-level features,
+                each with a batch dimension of 1, as the RoI heads pass them.
+
+        Returns:
+            :obj:`SamplingResult`: The selected RoIs.
+        """
+        if feats is None:
+            raise ValueError(
+                'mmohem.OHEMSampler needs the image features: call sample() '
+                'with feats=[...] as StandardRoIHead and CascadeRoIHead do.')
+        priors = pred_instances.priors
+        gt_bboxes = gt_instances.bboxes
+        if len(priors.shape) < 2:
+            priors = priors[None, :]
+        gt_flags = priors.new_zeros((priors.shape[0], ), dtype=torch.uint8)
+        if self.add_gt_as_proposals and len(gt_bboxes) > 0:
+            if isinstance(gt_bboxes, BaseBoxes) and isinstance(
+                    priors, BaseBoxes):
+                gt_bboxes = gt_bboxes.convert_to(type(priors))
+            priors = cat_boxes([gt_bboxes, priors], dim=0)
+            assign_result.add_gt_(gt_instances.labels)
+            gt_flags = torch.cat(
+                [priors.new_ones(len(gt_bboxes), dtype=torch.uint8), gt_flags])
+
+        boxes = get_box_tensor(priors)
+        num_classes = self.bbox_head.num_classes
+        gt_inds = assign_result.gt_inds
+        is_fg = gt_inds > 0
+        # background = num_classes; ignored RoIs (gt_inds < 0) get a group
+        # of their own that is never selected and never suppresses others
+        groups = torch.where(is_fg, assign_result.labels,
+                             gt_inds.new_full((), num_classes))
+        groups = torch.where(gt_inds < 0, groups.new_full((), num_classes + 1),
+                             groups)
+        gt_boxes = get_box_tensor(gt_instances.bboxes)
+        if len(gt_boxes) > 0:
+            targets = gt_boxes[(gt_inds - 1).clamp(min=0)]
+        else:
+            targets = boxes  # no foreground: targets are never used
+
+        loss = self._score(feats, boxes, groups, targets)
+        selection = select_hard(
+            loss,
+            boxes,
+            groups,
+            num_classes,
+            self.num,
+            pos_fraction=self.pos_fraction,
+            nms_iou_thr=self.nms_iou_thr,
+            neg_pos_ub=self.neg_pos_ub)
+        self._record(loss, groups <= num_classes, selection)
+        return SamplingResult(
+            pos_inds=selection.pos_inds,
+            neg_inds=selection.neg_inds,
+            priors=priors,
+            gt_bboxes=gt_instances.bboxes,
+            assign_result=assign_result,
+            gt_flags=gt_flags)
+
+    def _bbox_forward(self, feats: Sequence[Tensor], rois: Tensor) -> dict:
+        if self.stage is None:
+            return self.context._bbox_forward(feats, rois)
+        return self.context._bbox_forward(self.stage, feats, rois)
+
+    def _score(self, feats: Sequence[Tensor], boxes: Tensor, groups: Tensor,
+               targets: Tensor) -> Tensor:
+        """Loss of every RoI under the current weights, read-only."""
+        if boxes.shape[0] == 0:
+            return boxes.new_zeros((0, ), dtype=torch.float32)
+        head = self.bbox_head
+        rois = bbox2roi([boxes])
+        losses = []
+        with read_only(self.context, stateful=(head.loss_cls, head.loss_bbox)):
+            for start in range(0, rois.shape[0], self.chunk_size):
+                chunk = slice(start, start + self.chunk_size)
+                results = self._bbox_forward(feats, rois[chunk])
+                losses.append(
+                    per_roi_loss(head, results['cls_score'],
+                                 results['bbox_pred'], rois[chunk],
+                                 groups[chunk], targets[chunk],
+                                 self.loss_keys))
+        return torch.cat(losses)
+
+    def _record(self, loss: Tensor, valid: Tensor, selection) -> None:
+        """Keep this image's mining statistics as device tensors (no sync)."""
+        selected = torch.cat([selection.pos_inds, selection.neg_inds])
+        finite = torch.isfinite(loss) & valid
+        num_selected = selected.numel()
+        self.stats.append(
+            dict(
+                num_candidates=valid.sum(),
+                num_kept=selection.num_kept,
+                num_selected=loss.new_tensor(num_selected),
+                fg_fraction=loss.new_tensor(selection.pos_inds.numel() /
+                                            max(num_selected, 1)),
+                loss_selected=_masked_mean(loss[selected], finite[selected]),
+                loss_all=_masked_mean(loss, finite),
+                num_nonfinite=(valid & ~finite).sum()))
+
+    def pop_stats(self) -> List[Dict[str, Tensor]]:
+        """Mining statistics of the images sampled since the last call.
+
+        Returns:
+            list[dict[str, Tensor]]: One dict per image, oldest first, with
+            0-dim tensors on the features' device: ``num_candidates``,
+            ``num_kept`` (after NMS), ``num_selected``, ``fg_fraction`` (of
+            the selection), ``loss_selected`` and ``loss_all`` (mean finite
+            loss of the selection and of all candidates) and
+            ``num_nonfinite``.
+        """
+        stats = list(self.stats)
+        self.stats.clear()
+        return stats
+
+
+def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    total = torch.where(mask, values, values.new_zeros(())).sum()
+    return total / mask.sum().clamp(min=1)
+
+
+def _in_unit_interval(value) -> bool:
+    return (isinstance(value, Real) and not isinstance(value, bool)
+            and 0 < value <= 1)
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or value < minimum:
+        raise ValueError(f'mmohem.OHEMSampler: {name} must be an integer >= '
+                         f'{minimum}, got {value!r}')

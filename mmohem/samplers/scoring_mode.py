@@ -1,0 +1,34 @@
+"""Run a module read-only: eval mode, no gradients, state restored."""
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+import torch
+from torch import nn
+
+
+@contextmanager
+def read_only(module: nn.Module, stateful: Iterable = ()) -> Iterator[None]:
+    """Put ``module`` in eval mode without gradients for the block.
+
+    Every submodule's own ``training`` flag is restored afterwards (a plain
+    ``module.train()`` would wake submodules that were deliberately frozen in
+    eval mode), and the buffers of the ``stateful`` modules (e.g. a loss that
+    counts samples, like SeesawLoss) are put back as they were.
+
+    Args:
+        module (nn.Module): Module to run read-only.
+        stateful (Iterable[nn.Module]): Modules whose buffers may change in
+            eval mode too and must be restored.
+    """
+    modes = [(m, m.training) for m in module.modules()]
+    saved = [(buf, buf.clone()) for m in stateful for buf in m.buffers()]
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+        with torch.no_grad():
+            for buf, value in saved:
+                buf.copy_(value)

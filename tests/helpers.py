@@ -1,0 +1,129 @@
+"""Small real mmdet RoI heads and random inputs for the sampler tests."""
+import copy
+
+import torch
+from mmdet.models.task_modules.assigners import MaxIoUAssigner
+from mmdet.registry import MODELS
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+
+import mmohem  # noqa: F401  (registers mmohem.OHEMSampler)
+
+NUM_CLASSES = 3
+CHANNELS = 8
+STRIDE = 4
+IMG_SIZE = 128
+
+ROI_EXTRACTOR = dict(
+    type='SingleRoIExtractor',
+    roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+    out_channels=CHANNELS,
+    featmap_strides=[STRIDE])
+BBOX_HEAD = dict(
+    type='Shared2FCBBoxHead',
+    in_channels=CHANNELS,
+    fc_out_channels=32,
+    roi_feat_size=7,
+    num_classes=NUM_CLASSES,
+    bbox_coder=dict(
+        type='DeltaXYWHBBoxCoder',
+        target_means=[0., 0., 0., 0.],
+        target_stds=[0.1, 0.1, 0.2, 0.2]),
+    reg_class_agnostic=False,
+    loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+    loss_bbox=dict(type='L1Loss', loss_weight=1.0))
+ASSIGNER = dict(
+    type='MaxIoUAssigner',
+    pos_iou_thr=0.5,
+    neg_iou_thr=0.5,
+    min_pos_iou=0.5,
+    match_low_quality=False,
+    ignore_iof_thr=-1)
+SAMPLER = dict(
+    type='mmohem.OHEMSampler',
+    num=64,
+    pos_fraction=None,
+    nms_iou_thr=0.7,
+    add_gt_as_proposals=True)
+
+
+def rcnn_train_cfg(**sampler):
+    return dict(
+        assigner=ASSIGNER,
+        sampler=dict(SAMPLER, **sampler),
+        pos_weight=-1,
+        debug=False)
+
+
+def build_roi_head(bbox_head=None, seed=0, **sampler):
+    """A StandardRoIHead with randomised weights and an OHEM sampler."""
+    cfg = ConfigDict(
+        type='StandardRoIHead',
+        bbox_roi_extractor=ROI_EXTRACTOR,
+        bbox_head=bbox_head or BBOX_HEAD,
+        train_cfg=rcnn_train_cfg(**sampler))
+    head = MODELS.build(cfg)
+    randomise(head, seed)
+    return head
+
+
+def build_cascade_head(seed=0, **sampler):
+    stages = 2
+    cfg = ConfigDict(
+        type='CascadeRoIHead',
+        num_stages=stages,
+        stage_loss_weights=[1, 0.5],
+        bbox_roi_extractor=ROI_EXTRACTOR,
+        bbox_head=[copy.deepcopy(BBOX_HEAD) for _ in range(stages)],
+        train_cfg=[rcnn_train_cfg(**sampler) for _ in range(stages)])
+    head = MODELS.build(cfg)
+    randomise(head, seed)
+    return head
+
+
+def randomise(module, seed):
+    """Weights large enough that the losses of RoIs clearly differ."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+
+
+def random_image(seed=0, num_gts=4, num_proposals=300):
+    """Features, proposals (some jittered around the GT) and GT of one image.
+
+    Returns:
+        tuple: (feats, proposals InstanceData, gt InstanceData)
+    """
+    gen = torch.Generator().manual_seed(seed)
+    feats = [
+        torch.randn(
+            1, CHANNELS, IMG_SIZE // STRIDE, IMG_SIZE // STRIDE, generator=gen)
+    ]
+    gt = InstanceData()
+    gt.bboxes = random_boxes(num_gts, gen, min_size=16)
+    gt.labels = torch.randint(0, NUM_CLASSES, (num_gts, ), generator=gen)
+    num_jitter = num_proposals // 3 if num_gts else 0
+    boxes = [random_boxes(num_proposals - num_jitter, gen)]
+    if num_jitter:
+        centre = gt.bboxes[torch.randint(
+            0, num_gts, (num_jitter, ), generator=gen)]
+        size = (centre[:, 2:] - centre[:, :2]).repeat(1, 2)
+        jitter = (torch.rand(num_jitter, 4, generator=gen) - 0.5) * 0.3
+        boxes.append((centre + jitter * size).clamp(0, IMG_SIZE))
+    proposals = InstanceData()
+    proposals.priors = torch.cat(boxes)
+    return feats, proposals, gt
+
+
+def random_boxes(num, gen, min_size=4):
+    xy = torch.rand(num, 2, generator=gen) * (IMG_SIZE - min_size)
+    wh = min_size + torch.rand(num, 2, generator=gen) * (IMG_SIZE / 2)
+    return torch.cat([xy, (xy + wh).clamp(max=IMG_SIZE)], dim=1)
+
+
+def assign(proposals, gt):
+    return MaxIoUAssigner(**{
+        k: v
+        for k, v in ASSIGNER.items() if k != 'type'
+    }).assign(proposals, gt)

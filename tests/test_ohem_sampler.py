@@ -1,0 +1,362 @@
+"""OHEMSampler behaviour: side effects, heads, losses, bad input."""
+import copy
+
+import pytest
+import torch
+from helpers import (BBOX_HEAD, CHANNELS, NUM_CLASSES, assign,
+                     build_cascade_head, build_roi_head, random_image)
+from mmdet.registry import MODELS, TASK_UTILS
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox2roi
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+
+from mmohem.samplers import per_roi_loss, select_hard
+
+
+def sample(head, seed=0, **image):
+    feats, proposals, gt = random_image(seed=seed, **image)
+    result = head.bbox_sampler.sample(
+        assign(proposals, gt), proposals, gt, feats=feats)
+    return result, head.bbox_sampler.pop_stats()[-1]
+
+
+# --- side effects -------------------------------------------------------
+
+
+def test_scoring_keeps_bn_statistics_and_every_module_mode():
+    bn_head = dict(
+        BBOX_HEAD,
+        type='Shared4Conv1FCBBoxHead',
+        conv_out_channels=CHANNELS,
+        norm_cfg=dict(type='BN'))
+    head = build_roi_head(bn_head, num=32)
+    head.train()
+    # a user froze part of the head: that must stay frozen afterwards
+    head.bbox_head.shared_convs[0].eval()
+    modes = {name: m.training for name, m in head.named_modules()}
+    bns = [m for m in head.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bns) == 4
+    before = copy.deepcopy([bn.state_dict() for bn in bns])
+
+    feats, proposals, gt = random_image(seed=5)
+    head.bbox_sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
+
+    for bn, state in zip(bns, before):
+        for key, value in bn.state_dict().items():
+            assert torch.equal(value, state[key]), key
+    assert {n: m.training for n, m in head.named_modules()} == modes
+    assert not head.bbox_head.shared_convs[0].training
+    assert head.bbox_head.training
+
+
+def test_scoring_runs_in_eval_mode():
+    """The ranking losses are those of the eval-mode head; with BN they
+    differ from what the same head computes in train mode."""
+    bn_head = dict(
+        BBOX_HEAD,
+        type='Shared4Conv1FCBBoxHead',
+        conv_out_channels=CHANNELS,
+        norm_cfg=dict(type='BN'))
+    head = build_roi_head(bn_head, num=16)
+    feats, proposals, _ = random_image(seed=6)
+    no_gt = InstanceData(
+        bboxes=torch.zeros(0, 4), labels=torch.zeros(0).long())
+    rois = bbox2roi([proposals.priors])
+    background = torch.full((len(rois), ), NUM_CLASSES)
+
+    def mean_loss(module, training):
+        module.train(training)
+        with torch.no_grad():
+            cls, _ = module.bbox_head(module.bbox_roi_extractor(feats, rois))
+        return torch.nn.functional.cross_entropy(cls, background).item()
+
+    eval_loss = mean_loss(head, False)
+    train_loss = mean_loss(copy.deepcopy(head), True)
+    head.train()
+    head.bbox_sampler.sample(
+        assign(proposals, no_gt), proposals, no_gt, feats=feats)
+    stats = head.bbox_sampler.pop_stats()[0]
+    assert eval_loss != pytest.approx(train_loss, rel=1e-3)
+    assert stats['loss_all'].item() == pytest.approx(eval_loss, rel=1e-5)
+
+
+def test_scoring_needs_no_gradient_and_builds_no_graph():
+    head = build_roi_head(num=16)
+    feats, proposals, gt = random_image(seed=7)
+    feats = [f.requires_grad_() for f in feats]
+    head.bbox_sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
+    stats = head.bbox_sampler.pop_stats()[0]
+    assert not stats['loss_all'].requires_grad
+    assert feats[0].grad is None
+
+
+# --- heads and losses ----------------------------------------------------
+
+
+@pytest.mark.parametrize('loss_cls,loss_bbox,decoded', [
+    (dict(type='CrossEntropyLoss', loss_weight=1.0),
+     dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0), False),
+    (dict(type='CrossEntropyLoss', use_sigmoid=True,
+          loss_weight=1.0), dict(type='L1Loss', loss_weight=2.0), False),
+    (dict(type='CrossEntropyLoss',
+          loss_weight=1.0), dict(type='GIoULoss', loss_weight=10.0), True),
+    (dict(type='CrossEntropyLoss', loss_weight=1.0),
+     dict(type='BalancedL1Loss', alpha=0.5, gamma=1.5, beta=1.0), False),
+    (dict(type='FocalLoss', use_sigmoid=True,
+          loss_weight=1.0), dict(type='IoULoss', loss_weight=1.0), True),
+])
+@pytest.mark.parametrize('agnostic', [False, True])
+def test_per_roi_loss_equals_head_loss(loss_cls, loss_bbox, decoded, agnostic):
+    """Sum over RoIs and per-foreground-RoI values match BBoxHead.loss."""
+    cfg = dict(
+        BBOX_HEAD,
+        loss_cls=loss_cls,
+        loss_bbox=loss_bbox,
+        reg_decoded_bbox=decoded,
+        reg_class_agnostic=agnostic)
+    head = build_roi_head(cfg)
+    bbox_head = head.bbox_head
+    feats, proposals, gt = random_image(seed=8)
+    result = head.bbox_sampler.sample(
+        assign(proposals, gt), proposals, gt, feats=feats)
+    rois = bbox2roi([result.priors])
+    labels, _, targets, weights = bbox_head.get_targets([result],
+                                                        head.train_cfg)
+    head.eval()
+    with torch.no_grad():
+        cls, reg = bbox_head(head.bbox_roi_extractor(feats, rois))
+    matched = torch.cat(
+        [result.pos_gt_bboxes,
+         torch.zeros(len(result.neg_inds), 4)])
+    ours = per_roi_loss(bbox_head, cls, reg, rois, labels, matched,
+                        ('loss_cls', 'loss_bbox'))
+    theirs = bbox_head.loss(
+        cls,
+        reg,
+        rois,
+        labels,
+        torch.ones_like(labels, dtype=torch.float),
+        targets,
+        weights,
+        reduction_override='none')
+    cls_part = theirs['loss_cls']
+    if cls_part.dim() > 1:
+        cls_part = cls_part.sum(1)
+    box_part = theirs['loss_bbox']
+    if box_part.dim() > 1:
+        box_part = box_part.sum(1)
+    num_pos = len(result.pos_inds)
+    expected = cls_part.clone()
+    expected[:num_pos] += box_part
+    assert num_pos > 0
+    assert torch.allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_keys_select_the_ranking_terms():
+    feats, proposals, gt = random_image(seed=9)
+    totals = {}
+    for keys in [('loss_cls', ), ('loss_bbox', ), ('loss_cls', 'loss_bbox')]:
+        head = build_roi_head(num=400, nms_iou_thr=None, loss_keys=keys)
+        head.bbox_sampler.sample(
+            assign(proposals, gt), proposals, gt, feats=feats)
+        totals[keys] = head.bbox_sampler.pop_stats()[0]['loss_all'].item()
+    assert totals[('loss_cls', 'loss_bbox')] == pytest.approx(
+        totals[('loss_cls', )] + totals[('loss_bbox', )], rel=1e-5)
+    assert totals[('loss_bbox', )] > 0
+
+
+def test_cascade_stage_samplers_score_with_their_own_stage():
+    head = build_cascade_head(num=32)
+    assert [s.stage for s in head.bbox_sampler] == [0, 1]
+    assert [s.bbox_head for s in head.bbox_sampler] == list(head.bbox_head)
+    feats, proposals, gt = random_image(seed=10)
+    rois = bbox2roi([torch.cat([gt.bboxes, proposals.priors])])
+    for stage, sampler in enumerate(head.bbox_sampler):
+        sampler.sample(
+            assign(proposals.clone(), gt), proposals.clone(), gt, feats=feats)
+        with torch.no_grad():
+            cls, _ = head.bbox_head[stage](
+                head.bbox_roi_extractor[stage](feats, rois))
+        # head-by-head check on the classification term alone is enough
+        # to tell the stages apart (their weights differ)
+        other = head.bbox_head[1 - stage]
+        with torch.no_grad():
+            other_cls, _ = other(head.bbox_roi_extractor[1 - stage](feats,
+                                                                    rois))
+        stats = sampler.pop_stats()[0]
+        assert stats['num_candidates'] == len(rois)
+        assert not torch.allclose(cls, other_cls)
+
+
+def test_cascade_roi_head_trains_with_ohem_in_every_stage():
+    head = build_cascade_head(num=32)
+    feats, proposals, gt = random_image(seed=11)
+    proposals.bboxes = proposals.pop('priors')
+    sample = DetDataSample(metainfo=dict(img_shape=(128, 128)))
+    sample.gt_instances = gt
+    losses = head.loss(tuple(feats), [proposals], [sample])
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    for sampler in head.bbox_sampler:
+        stats = sampler.pop_stats()
+        assert len(stats) == 1
+        assert stats[0]['num_selected'] == 32
+
+
+def test_standard_roi_head_loss_uses_the_mined_rois():
+    head = build_roi_head(num=24)
+    feats, proposals, gt = random_image(seed=12)
+    proposals.bboxes = proposals.pop('priors')
+    sample = DetDataSample(metainfo=dict(img_shape=(128, 128)))
+    sample.gt_instances = gt
+    losses = head.loss(tuple(feats), [proposals], [sample])
+    assert torch.isfinite(losses['loss_cls'])
+    assert torch.isfinite(losses['loss_bbox'])
+    assert head.bbox_sampler.pop_stats()[0]['num_selected'] == 24
+
+
+# --- edge cases ------------------------------------------------------------
+
+
+def test_image_without_gt_mines_background_only():
+    head = build_roi_head(num=32)
+    result, stats = sample(head, seed=13, num_gts=0)
+    assert len(result.pos_inds) == 0
+    assert len(result.neg_inds) == 32
+    assert stats['fg_fraction'] == 0
+
+
+def test_zero_proposals_keeps_the_gt_boxes():
+    head = build_roi_head(num=32)
+    result, stats = sample(head, seed=14, num_gts=3, num_proposals=0)
+    assert sorted(result.pos_inds.tolist()) == [0, 1, 2]
+    assert len(result.neg_inds) == 0
+    assert stats['fg_fraction'] == 1
+
+
+def test_zero_proposals_and_no_gt_selects_nothing():
+    head = build_roi_head(num=32)
+    result, stats = sample(head, seed=15, num_gts=0, num_proposals=0)
+    assert len(result.pos_inds) == 0 and len(result.neg_inds) == 0
+    assert stats['num_candidates'] == 0 and stats['num_selected'] == 0
+
+
+def test_fewer_candidates_than_num_keeps_them_all():
+    head = build_roi_head(num=512, nms_iou_thr=None)
+    result, stats = sample(head, seed=16, num_gts=2, num_proposals=30)
+    assert len(result.pos_inds) + len(result.neg_inds) == 32
+    assert stats['num_selected'] == stats['num_candidates'] == 32
+
+
+def test_only_foreground_candidates():
+    head = build_roi_head(num=8, nms_iou_thr=None, add_gt_as_proposals=False)
+    feats, _, gt = random_image(seed=17, num_gts=2, num_proposals=0)
+    proposals = InstanceData(priors=gt.bboxes.repeat(10, 1) + 0.5)
+    result = head.bbox_sampler.sample(
+        assign(proposals, gt), proposals, gt, feats=feats)
+    assert len(result.pos_inds) == 8 and len(result.neg_inds) == 0
+
+
+def test_neg_pos_ub_caps_background():
+    head = build_roi_head(num=64, nms_iou_thr=None, neg_pos_ub=2)
+    result, _ = sample(head, seed=18)
+    assert 0 < len(result.neg_inds) <= 2 * len(result.pos_inds)
+
+
+def test_non_finite_losses_rank_after_finite_ones():
+    loss = torch.tensor([float('nan'), 1., float('inf'), 3., 2., 5.])
+    boxes = torch.arange(6.)[:, None] * 10 + torch.tensor([0., 0., 5., 5.])
+    groups = torch.tensor([3, 3, 3, 3, 0, 4])  # last one is ignored
+    picked = select_hard(loss, boxes, groups, 3, num=3, nms_iou_thr=0.5)
+    assert picked.pos_inds.tolist() == [4]
+    assert picked.neg_inds.tolist() == [3, 1]
+    # with room to spare the non-finite ones come last, the ignored never
+    picked = select_hard(loss, boxes, groups, 3, num=6, nms_iou_thr=None)
+    assert picked.neg_inds.tolist() == [3, 1, 0, 2]
+    assert picked.num_kept == 5
+
+
+def test_nan_features_do_not_crowd_out_finite_rois():
+    head = build_roi_head(num=16, nms_iou_thr=None)
+    feats, proposals, gt = random_image(seed=19, num_gts=0)
+    feats[0][..., :8, :8] = float('nan')  # top-left corner poisoned
+    result = head.bbox_sampler.sample(
+        assign(proposals, gt), proposals, gt, feats=feats)
+    stats = head.bbox_sampler.pop_stats()[0]
+    assert stats['num_nonfinite'] > 0
+    assert torch.isfinite(stats['loss_selected'])
+    assert len(result.neg_inds) == 16
+
+
+# --- bad configuration ---------------------------------------------------
+
+
+@pytest.mark.parametrize('bad,message', [
+    (dict(num=0), 'num must be an integer >= 1'),
+    (dict(num=-5), 'num must be an integer >= 1'),
+    (dict(num=12.5), 'num must be an integer >= 1'),
+    (dict(pos_fraction=0), 'pos_fraction must be None'),
+    (dict(pos_fraction=1.5), 'pos_fraction must be None'),
+    (dict(pos_fraction='0.25'), 'pos_fraction must be None'),
+    (dict(nms_iou_thr=0), 'nms_iou_thr must be None'),
+    (dict(nms_iou_thr=1.2), 'nms_iou_thr must be None'),
+    (dict(loss_keys=('loss_cls', 'loss_iou')), "subset of ('loss_cls', "),
+    (dict(loss_keys=()), 'loss_keys must be a non-empty subset'),
+    (dict(neg_pos_ub=-2), 'neg_pos_ub must be an integer >= -1'),
+    (dict(chunk_size=0), 'chunk_size must be an integer >= 1'),
+])
+def test_bad_config_value_fails_at_build_time(bad, message):
+    with pytest.raises(ValueError, match='mmohem.OHEMSampler') as err:
+        build_roi_head(**bad)
+    assert message in str(err.value)
+
+
+def test_unknown_parameter_fails_at_build_time():
+    with pytest.raises(TypeError, match='nms_thr'):
+        build_roi_head(nms_thr=0.5)
+
+
+def test_ohem_in_rpn_says_where_it_belongs():
+    rpn = ConfigDict(
+        type='RPNHead',
+        in_channels=CHANNELS,
+        feat_channels=CHANNELS,
+        anchor_generator=dict(
+            type='AnchorGenerator', scales=[8], ratios=[1.0], strides=[4]),
+        train_cfg=dict(
+            assigner=dict(
+                type='MaxIoUAssigner',
+                pos_iou_thr=0.7,
+                neg_iou_thr=0.3,
+                min_pos_iou=0.3),
+            sampler=dict(type='mmohem.OHEMSampler', num=256),
+            allowed_border=-1,
+            pos_weight=-1,
+            debug=False))
+    with pytest.raises(TypeError, match='train_cfg.rcnn.sampler') as err:
+        MODELS.build(rpn)
+    assert 'RPNHead' in str(err.value)
+
+
+def test_sampler_without_context_is_rejected():
+    with pytest.raises(TypeError, match='train_cfg.rcnn.sampler'):
+        TASK_UTILS.build(dict(type='mmohem.OHEMSampler', num=8))
+
+
+def test_sample_without_features_is_rejected():
+    head = build_roi_head()
+    _, proposals, gt = random_image()
+    with pytest.raises(ValueError, match='feats'):
+        head.bbox_sampler.sample(assign(proposals, gt), proposals, gt)
+
+
+def test_stats_buffer_is_bounded():
+    head = build_roi_head(num=4)
+    feats, proposals, gt = random_image(seed=20, num_proposals=20)
+    sampler = head.bbox_sampler
+    sampler.stats.extend([{}] * (sampler.stats.maxlen + 5))
+    sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
+    assert len(sampler.pop_stats()) == sampler.stats.maxlen
+    assert sampler.pop_stats() == []
