@@ -8,7 +8,11 @@ from .version import __version__
 
 check_versions()
 
+from .config_files import config_path, list_configs  # noqa: E402
 from .registry import HOOKS, TASK_UTILS  # noqa: E402
 from .samplers import OHEMSampler  # noqa: E402
 
-__all__ = ['__version__', 'OHEMSampler', 'TASK_UTILS', 'HOOKS']
+__all__ = [
+    '__version__', 'OHEMSampler', 'TASK_UTILS', 'HOOKS', 'config_path',
+    'list_configs'
+]

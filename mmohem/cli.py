@@ -13,6 +13,13 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configs(args: argparse.Namespace) -> int:
+    from mmohem.config_files import config_path, list_configs
+    for name in list_configs():
+        print(config_path(name))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from mmohem.preview import mining_preview
     print(mining_preview(seed=args.seed))
@@ -26,6 +33,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands = parser.add_subparsers(dest='command', required=True)
     info = commands.add_parser('info', help='print installed versions')
     info.set_defaults(func=_info)
+    configs = commands.add_parser(
+        'configs', help='print the paths of the configs mmohem ships')
+    configs.set_defaults(func=_configs)
     demo = commands.add_parser(
         'demo',
         help='mine one synthetic image with OHEM and RandomSampler and '

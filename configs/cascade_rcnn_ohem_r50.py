@@ -1,0 +1,40 @@
+# Cascade R-CNN R-50-FPN, COCO, mmdet's 1x schedule, with OHEM in every
+# stage (Shrivastava et al., CVPR 2016, https://arxiv.org/abs/1604.03540).
+#
+# Changes against mmdet's cascade-rcnn_r50_fpn_1x_coco.py, nothing else:
+# - each stage's sampler: RandomSampler(512, pos_fraction=0.25) becomes
+#   mmohem.OHEMSampler (pure OHEM, NMS at IoU 0.7), same 512 RoIs per image.
+#   Each stage's sampler scores with that stage's own head.
+# - The stage assigners are mmdet's (IoU 0.5 / 0.6 / 0.7, below = background,
+#   so bg_lo = 0); the list has to be restated because configs replace lists
+#   whole.
+_base_ = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'
+
+custom_imports = dict(imports=['mmohem'], allow_failed_imports=False)
+
+ohem_sampler = dict(
+    type='mmohem.OHEMSampler',
+    num=512,
+    pos_fraction=None,
+    nms_iou_thr=0.7,
+    loss_keys=('loss_cls', 'loss_bbox'),
+    neg_pos_ub=-1,
+    add_gt_as_proposals=True)
+
+
+# mmengine drops functions from the parsed config: _stage leaves no key.
+def _stage(iou):
+    return dict(
+        assigner=dict(
+            type='MaxIoUAssigner',
+            pos_iou_thr=iou,
+            neg_iou_thr=iou,
+            min_pos_iou=iou,
+            match_low_quality=False,
+            ignore_iof_thr=-1),
+        sampler=ohem_sampler,
+        pos_weight=-1,
+        debug=False)
+
+
+model = dict(train_cfg=dict(rcnn=[_stage(0.5), _stage(0.6), _stage(0.7)]))

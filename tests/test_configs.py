@@ -1,0 +1,107 @@
+"""The shipped configs: they load, build, train, and run under mim."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from tiny_coco import (cli_options, make_tiny_coco, shrink_config,
+                       shrink_options)
+
+import mmohem
+from mmohem import config_path, list_configs
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = list_configs()
+MIM = osp.join(osp.dirname(sys.executable), 'mim')
+
+
+def rcnn_samplers(model):
+    samplers = model.roi_head.bbox_sampler
+    return samplers if isinstance(samplers, list) else [samplers]
+
+
+@pytest.fixture(scope='module')
+def tiny_coco(tmp_path_factory):
+    return make_tiny_coco(str(tmp_path_factory.mktemp('tiny_coco')))
+
+
+def test_the_expected_configs_ship():
+    assert set(CONFIGS) >= {
+        'faster_rcnn_ohem_r50.py', 'fast_rcnn_ohem_r50.py',
+        'mask_rcnn_ohem_r50.py', 'cascade_rcnn_ohem_r50.py',
+        'faster_rcnn_ohem_r50_voc0712.py', 'faster_rcnn_random_r50_voc0712.py'
+    }
+    # in a checkout, the packaged directory is the repository's configs/
+    assert osp.dirname(config_path('faster_rcnn_ohem_r50')) == osp.join(
+        REPO, 'configs')
+
+
+def test_unknown_config_names_the_ones_that_exist():
+    with pytest.raises(FileNotFoundError, match='faster_rcnn_ohem_r50.py'):
+        config_path('faster_rcnn_ohem_r500')
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_builds_with_ohem_in_every_rcnn_stage(name):
+    cfg = Config.fromfile(config_path(name))
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    samplers = rcnn_samplers(model)
+    if 'random' in name:
+        assert all(type(s).__name__ == 'RandomSampler' for s in samplers)
+        return
+    assert cfg.custom_imports.imports == ['mmohem']
+    assert all(type(s) is mmohem.OHEMSampler for s in samplers)
+    assert [s.num for s in samplers] == [512] * len(samplers)
+    assert all(s.pos_fraction is None and s.nms_iou_thr == 0.7
+               for s in samplers)
+    if hasattr(model, 'rpn_head'):  # the RPN keeps mmdet's RandomSampler
+        assert type(model.rpn_head.sampler).__name__ == 'RandomSampler'
+    if 'cascade' in name:
+        assert [s.stage for s in samplers] == [0, 1, 2]
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_trains_on_cpu(name, tiny_coco, tmp_path):
+    cfg = shrink_config(
+        Config.fromfile(config_path(name)), tiny_coco, str(tmp_path))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert torch.isfinite(torch.tensor(loss))
+    # the val loop ran CocoMetric on the tiny set
+    assert 'val/coco/bbox_mAP' in runner.message_hub.log_scalars
+    samplers = rcnn_samplers(runner.model)
+    if 'random' in name:
+        return
+    for sampler in samplers:
+        stats = sampler.pop_stats()
+        assert len(stats) == 4  # 2 iterations x 2 images
+        assert all(0 < s['num_selected'] <= 512 for s in stats)
+
+
+def test_mim_train_runs_a_shipped_config(tiny_coco, tmp_path):
+    cfg = Config.fromfile(config_path('faster_rcnn_ohem_r50.py'))
+    options = shrink_options(cfg, tiny_coco, str(tmp_path))
+    proc = subprocess.run([
+        MIM, 'train', 'mmdet', 'configs/faster_rcnn_ohem_r50.py', '--gpus',
+        '0', '--cfg-options', *cli_options(options)
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert 'Iter(train) [2/2]' in log or 'Epoch(train) [1][2/2]' in log, \
+        log[-3000:]
+    assert 'coco/bbox_mAP' in log
+    assert osp.isfile(osp.join(tmp_path, 'epoch_1.pth'))
+    assert os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD') is None
