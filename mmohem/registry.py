@@ -16,4 +16,5 @@ TASK_UTILS = Registry(
     parent=MMDET_TASK_UTILS,
     scope='mmohem',
     locations=['mmohem.samplers'])
-HOOKS = Registry('hook', parent=MMDET_HOOKS, scope='mmohem')
+HOOKS = Registry(
+    'hook', parent=MMDET_HOOKS, scope='mmohem', locations=['mmohem.hooks'])

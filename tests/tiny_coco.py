@@ -6,6 +6,7 @@ configs stay as users run them.
 import json
 import os.path as osp
 import pickle
+import uuid
 
 import numpy as np
 from mmcv import imwrite
@@ -21,8 +22,13 @@ CATEGORIES = [
 OBJECT_IDS = (1, 3)
 
 
-def make_tiny_coco(root: str, num_images: int = 4, seed: int = 0) -> str:
+def make_tiny_coco(root: str,
+                   num_images: int = 4,
+                   seed: int = 0,
+                   empty_images: int = 0) -> str:
     """Write images, ``annotations.json`` and ``proposals.pkl`` under root.
+
+    The last ``empty_images`` images have no objects (and no annotations).
 
     Returns:
         str: root.
@@ -33,7 +39,8 @@ def make_tiny_coco(root: str, num_images: int = 4, seed: int = 0) -> str:
         name = f'{img_id:04d}.png'
         img = rng.integers(0, 60, (IMG_SIZE, IMG_SIZE, 3), dtype=np.uint8)
         boxes = []
-        for cat_id in OBJECT_IDS:
+        objects = OBJECT_IDS if img_id <= num_images - empty_images else ()
+        for cat_id in objects:
             x, y = rng.integers(0, IMG_SIZE // 2, 2)
             w, h = rng.integers(16, IMG_SIZE // 2, 2)
             img[y:y + h, x:x + w] = 200 if cat_id == 1 else 120
@@ -55,6 +62,7 @@ def make_tiny_coco(root: str, num_images: int = 4, seed: int = 0) -> str:
         xy = rng.uniform(0, IMG_SIZE - 8, (60, 2))
         wh = rng.uniform(8, IMG_SIZE / 2, (60, 2))
         gt = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes])
+        gt = gt.reshape(-1, 4)
         jittered = np.repeat(gt, 10, 0) + rng.normal(0, 3, (len(gt) * 10, 4))
         props = np.concatenate([np.hstack([xy, xy + wh]), jittered])
         proposals[f'images/{name}'] = dict(
@@ -140,6 +148,9 @@ def shrink_config(cfg, root: str, work_dir: str):
             dataset = dataset.get('dataset') or dataset.datasets[0]
         loader.dataset = dict(pipeline=dataset.pipeline)
     cfg.val_evaluator = dict(type='CocoMetric')
+    # mmengine keeps visualizers by name for the whole process: a second
+    # Runner in one process would write into the first one's log folder
+    cfg.visualizer.name = f'visualizer_{uuid.uuid4().hex}'
     cfg.merge_from_dict(
         shrink_options(cfg, root, work_dir), allow_list_keys=True)
     return cfg

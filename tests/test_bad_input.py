@@ -1,0 +1,177 @@
+"""Bad input end to end: a clear error or a defined behaviour, and nothing
+already written is lost."""
+import hashlib
+import os
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+from tiny_coco import make_tiny_coco, shrink_config
+
+from mmohem import config_path
+
+
+def tiny_cfg(name, data, work_dir, **sampler):
+    cfg = shrink_config(Config.fromfile(config_path(name)), data, work_dir)
+    cfg.model.train_cfg.rcnn.sampler.update(sampler)
+    return cfg
+
+
+def digest(folder):
+    """Hash of every file in a folder (the work dir must survive intact)."""
+    out = {}
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            path = osp.join(dirpath, name)
+            with open(path, 'rb') as f:
+                out[osp.relpath(path, folder)] = hashlib.sha256(
+                    f.read()).hexdigest()
+    return out
+
+
+def ohem_stats(runner):
+    return runner.model.roi_head.bbox_sampler.pop_stats()
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return make_tiny_coco(str(tmp_path_factory.mktemp('data')))
+
+
+@pytest.fixture(scope='module')
+def earlier_run(data, tmp_path_factory):
+    """A work dir holding a finished run's checkpoint."""
+    work_dir = str(tmp_path_factory.mktemp('work'))
+    Runner.from_cfg(tiny_cfg('faster_rcnn_ohem_r50.py', data,
+                             work_dir)).train()
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    return work_dir
+
+
+@pytest.mark.parametrize('bad,message', [
+    (dict(num=0), 'num must be an integer >= 1'),
+    (dict(pos_fraction=2), 'pos_fraction must be None'),
+    (dict(nms_iou_thr=-0.7), 'nms_iou_thr must be None'),
+    (dict(loss_keys=('loss_mask', )), 'loss_keys must be a non-empty'),
+])
+def test_bad_ohem_value_fails_before_training_and_keeps_the_work_dir(
+        data, earlier_run, bad, message):
+    before = digest(earlier_run)
+    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', data, earlier_run, **bad)
+    with pytest.raises(ValueError, match='mmohem.OHEMSampler') as err:
+        Runner.from_cfg(cfg)
+    assert message in str(err.value)
+    after = digest(earlier_run)
+    # the failed start may add its own log folder, never touch what was there
+    assert {k: after[k] for k in before} == before
+
+
+def test_ohem_in_the_rpn_says_where_it_belongs(data, tmp_path):
+    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', data, str(tmp_path))
+    cfg.model.train_cfg.rpn.sampler = dict(type='mmohem.OHEMSampler', num=256)
+    with pytest.raises(TypeError) as err:
+        Runner.from_cfg(cfg)
+    assert 'OHEM belongs in train_cfg.rcnn.sampler' in str(err.value)
+    assert 'RPNHead' in str(err.value)
+
+
+def test_training_images_without_gt_mine_background(tmp_path):
+    data = make_tiny_coco(str(tmp_path / 'data'), empty_images=2)
+    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', data, str(tmp_path / 'w'))
+    cfg.train_dataloader.dataset.filter_cfg = dict(filter_empty_gt=False)
+    cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    stats = ohem_stats(runner)
+    assert len(stats) == 4
+    assert [s['fg_fraction'].item() == 0 for s in stats].count(True) == 2
+    assert all(np.isfinite(s['loss_selected'].item()) for s in stats)
+
+
+def fast_rcnn_with_proposals(data, work_dir, edit):
+    """Fast R-CNN on a copy of the proposal file changed by ``edit``."""
+    with open(osp.join(data, 'proposals.pkl'), 'rb') as f:
+        proposals = pickle.load(f)
+    edit(proposals)
+    path = osp.join(work_dir, 'edited_proposals.pkl')
+    os.makedirs(work_dir, exist_ok=True)
+    with open(path, 'wb') as f:
+        pickle.dump(proposals, f)
+    cfg = tiny_cfg('fast_rcnn_ohem_r50.py', data, work_dir)
+    cfg.train_dataloader.dataset.proposal_file = path
+    cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
+    return cfg
+
+
+def test_image_with_zero_proposals_trains_on_its_gt(data, tmp_path):
+
+    def empty_first(proposals):
+        proposals['images/0001.png'] = dict(
+            bboxes=np.zeros((0, 4), np.float32))
+
+    runner = Runner.from_cfg(
+        fast_rcnn_with_proposals(data, str(tmp_path), empty_first))
+    runner.train()
+    first = ohem_stats(runner)[0]  # image 0001, not shuffled
+    assert first['num_candidates'] == 2  # its two GT boxes
+    assert first['fg_fraction'] == 1
+
+
+def test_proposal_file_missing_images_names_them_and_the_fix(data, tmp_path):
+
+    def drop_first(proposals):
+        del proposals['images/0001.png']
+
+    runner = Runner.from_cfg(
+        fast_rcnn_with_proposals(data, str(tmp_path), drop_first))
+    with pytest.raises(ValueError) as err:
+        runner.train()
+    message = str(err.value)
+    assert 'no entry for 1 of them' in message
+    assert "'images/0001.png'" in message
+    assert 'np.zeros((0, 4), np.float32)' in message
+
+
+def test_degenerate_proposals_score_as_finite_background(data, tmp_path):
+
+    def flatten(proposals):
+        for entry in proposals.values():
+            boxes = entry['bboxes']
+            boxes[::3, 2] = boxes[::3, 0]  # zero width
+            boxes[1::3, 3] = boxes[1::3, 1]  # zero height
+
+    runner = Runner.from_cfg(
+        fast_rcnn_with_proposals(data, str(tmp_path), flatten))
+    runner.train()
+    for stats in ohem_stats(runner):
+        assert stats['num_nonfinite'] == 0
+        assert np.isfinite(stats['loss_all'].item())
+    assert np.isfinite(runner.message_hub.get_scalar('train/loss').current())
+
+
+def test_nan_features_stop_with_a_clear_error_and_keep_checkpoints(
+        data, earlier_run, tmp_path):
+    """NaN reaching the features makes every loss NaN; the sampler ranks such
+    RoIs last (tests/test_ohem_sampler.py) and mmohem's FiniteLossHook stops
+    the run with an error that says so."""
+    work_dir = str(tmp_path / 'nan')
+    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', data, work_dir)
+    cfg.custom_hooks = [dict(type='mmohem.FiniteLossHook')]
+    runner = Runner.from_cfg(cfg)
+
+    def poison(module, args, output):
+        return tuple(level * float('nan') for level in output)
+
+    runner.model.neck.register_forward_hook(poison)
+    before = digest(earlier_run)
+    with pytest.raises(FloatingPointError) as err:
+        runner.train()
+    message = str(err.value)
+    assert 'The training loss is nan at iteration 1' in message
+    assert 'OHEM scored' in message and 'clip_grad' in message
+    assert digest(earlier_run) == before
+    assert not osp.exists(osp.join(work_dir, 'epoch_1.pth'))
+    assert ohem_stats(runner)[0]['num_nonfinite'] > 0
