@@ -1,4 +1,5 @@
 """The shipped configs: they load, build, train, and run under mim."""
+import glob
 import os
 import os.path as osp
 import subprocess
@@ -105,3 +106,35 @@ def test_mim_train_runs_a_shipped_config(tiny_coco, tmp_path):
     assert 'coco/bbox_mAP' in log
     assert osp.isfile(osp.join(tmp_path, 'epoch_1.pth'))
     assert os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD') is None
+
+
+SHAPES = sorted(
+    osp.relpath(p, osp.dirname(config_path('faster_rcnn_ohem_r50.py')))
+    for p in glob.glob(
+        osp.join(
+            osp.dirname(config_path('faster_rcnn_ohem_r50.py')), 'shapes',
+            '*.py')))
+SHAPES_SAMPLER = {
+    'random': 'RandomSampler',
+    'mmdetohem': 'mmdet.models.task_modules.samplers.ohem_sampler',
+    'ohem': 'mmohem.samplers.ohem_sampler'
+}
+
+
+def test_the_demo_configs_ship():
+    assert len(SHAPES) == 6
+
+
+@pytest.mark.parametrize('name', SHAPES)
+def test_demo_config_builds_with_its_sampler(name):
+    cfg = Config.fromfile(
+        osp.join(osp.dirname(config_path('faster_rcnn_ohem_r50.py')), name))
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    sampler = model.roi_head.bbox_sampler
+    variant = osp.basename(name).split('_')[2]
+    expected = SHAPES_SAMPLER[variant]
+    assert expected in (type(sampler).__module__, type(sampler).__name__)
+    assert sampler.num == 64
+    assert type(model).__name__ == (
+        'FastRCNN' if name.startswith('shapes/fast_') else 'FasterRCNN')

@@ -75,7 +75,9 @@ def test_sdist_and_wheel_carry_the_configs(installed):
     with zipfile.ZipFile(installed['wheel']) as whl:
         names = whl.namelist()
     for name in ('faster_rcnn_ohem_r50.py', 'cascade_rcnn_ohem_r50.py',
-                 'faster_rcnn_random_r50_voc0712.py'):
+                 'faster_rcnn_random_r50_voc0712.py',
+                 'shapes/fast_rcnn_ohem_r18_shapes.py',
+                 'shapes/_base_/fast_rcnn_r18_shapes.py'):
         assert f'mmohem/.mim/configs/{name}' in names
     # real files, not a link back into a checkout
     shipped = osp.join(installed['site'], SHIPPED)

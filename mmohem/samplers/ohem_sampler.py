@@ -189,7 +189,7 @@ class OHEMSampler(BaseSampler):
             pos_fraction=self.pos_fraction,
             nms_iou_thr=self.nms_iou_thr,
             neg_pos_ub=self.neg_pos_ub)
-        self._record(loss, groups <= num_classes, selection)
+        self._record(loss, groups <= num_classes, selection, boxes)
         return SamplingResult(
             pos_inds=selection.pos_inds,
             neg_inds=selection.neg_inds,
@@ -222,7 +222,8 @@ class OHEMSampler(BaseSampler):
                                  self.loss_keys))
         return torch.cat(losses)
 
-    def _record(self, loss: Tensor, valid: Tensor, selection) -> None:
+    def _record(self, loss: Tensor, valid: Tensor, selection,
+                boxes: Tensor) -> None:
         """Keep this image's mining statistics as device tensors (no sync)."""
         selected = torch.cat([selection.pos_inds, selection.neg_inds])
         finite = torch.isfinite(loss) & valid
@@ -236,7 +237,9 @@ class OHEMSampler(BaseSampler):
                                             max(num_selected, 1)),
                 loss_selected=_masked_mean(loss[selected], finite[selected]),
                 loss_all=_masked_mean(loss, finite),
-                num_nonfinite=(valid & ~finite).sum()))
+                num_nonfinite=(valid & ~finite).sum(),
+                pos_boxes=boxes[selection.pos_inds],
+                neg_boxes=boxes[selection.neg_inds]))
 
     def pop_stats(self) -> List[Dict[str, Tensor]]:
         """Mining statistics of the images sampled since the last call.
@@ -247,7 +250,8 @@ class OHEMSampler(BaseSampler):
             ``num_kept`` (after NMS), ``num_selected``, ``fg_fraction`` (of
             the selection), ``loss_selected`` and ``loss_all`` (mean finite
             loss of the selection and of all candidates) and
-            ``num_nonfinite``.
+            ``num_nonfinite``; and the selected boxes, hardest first, as
+            ``pos_boxes`` and ``neg_boxes`` (n, 4).
         """
         stats = list(self.stats)
         self.stats.clear()

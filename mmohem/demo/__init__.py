@@ -1,0 +1,1 @@
+"""The embedded benchmark behind ``mmohem demo`` (docs/demo.md)."""

@@ -1,0 +1,94 @@
+"""The demo's pictures: loss curves and AP bars; a gallery of mined RoIs."""
+import glob
+import os.path as osp
+import re
+import statistics
+from typing import Dict, List, Sequence, Tuple
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+from mmcv import imread  # noqa: E402
+
+METRICS = (('AP', 'AP'), ('AP50', 'AP50'), ('AP_small', 'AP small'))
+
+
+def _smooth(values: List[float], window: int = 20) -> List[float]:
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def draw_summary(results: Dict[str, Dict[str, List[dict]]],
+                 variants: Sequence[Tuple[str, str]], path: str) -> str:
+    """One row per regime: training loss (first seed, smoothed) and AP bars
+    (mean over seeds, error bars one standard deviation)."""
+    regimes = list(results)
+    fig, axes = plt.subplots(
+        len(regimes), 2, figsize=(11, 4 * len(regimes)), squeeze=False)
+    for row, regime in zip(axes, regimes):
+        for variant, label in variants:
+            loss = results[regime][variant][0]['loss']
+            row[0].plot(range(1, len(loss) + 1), _smooth(loss), label=label)
+        row[0].set(
+            title=f'{regime}: training loss on each sampler\'s own RoIs '
+            f"(smoothed, seed {results[regime][variants[0][0]][0]['seed']})",
+            xlabel='iteration',
+            ylabel='loss')
+        row[0].legend()
+        width = 0.8 / len(variants)
+        for i, (variant, label) in enumerate(variants):
+            runs = results[regime][variant]
+            means, errs = [], []
+            for key, _ in METRICS:
+                values = [100 * r[key] for r in runs]
+                means.append(statistics.mean(values))
+                errs.append(statistics.stdev(values) if len(values) > 1 else 0)
+            xs = [
+                m + (i - (len(variants) - 1) / 2) * width
+                for m in range(len(METRICS))
+            ]
+            row[1].bar(xs, means, width, yerr=errs, capsize=3, label=label)
+        row[1].set_xticks(range(len(METRICS)), [m[1] for m in METRICS])
+        row[1].set(
+            title=f'{regime}: COCO AP on val ({len(runs)} seed(s))',
+            ylabel='AP (%)')
+        row[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def draw_gallery(runs: Sequence[Tuple[str, str]],
+                 path: str,
+                 per_run: int = 4) -> str:
+    """The mined-RoI pictures MiningStatsHook saved, the latest ``per_run``
+    of each ``(title, log_dir)`` run (foreground green, background red)."""
+    rows = []
+    for title, log_dir in runs:
+        found = glob.glob(
+            osp.join(log_dir, 'vis_data', 'vis_image', 'ohem_mined_rois_*'))
+        steps = sorted(found, key=lambda p: int(re.findall(r'\d+', p)[-1]))
+        rows.append((title, steps[-per_run:]))
+    cols = max([len(images) for _, images in rows] + [1])
+    fig, axes = plt.subplots(
+        len(rows), cols, figsize=(3 * cols, 3.2 * len(rows)), squeeze=False)
+    for (title, images), row in zip(rows, axes):
+        for ax in row:
+            ax.axis('off')
+        for ax, image in zip(row, images):
+            ax.imshow(imread(image, channel_order='rgb'))
+            step = re.findall(r'\d+', osp.basename(image))[-1]
+            ax.set_title(f'{title}: iteration {step}', fontsize=9)
+    fig.suptitle('RoIs mined by mmohem.OHEMSampler '
+                 '(green: foreground, red: background)')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,151 @@
+"""``mmohem demo``: three samplers trained side by side on the shapes set.
+
+Generates the dataset and its proposals if missing, trains the
+RandomSampler, mmdet's OHEMSampler and mmohem's OHEMSampler variants of a
+regime with the same seed and iteration budget (each in its own process),
+evaluates COCO AP on val, prints a table and draws the pictures.
+"""
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from typing import Dict, List, Sequence
+
+from mmohem.config_files import CONFIG_DIR
+from .plots import draw_gallery, draw_summary
+from .proposals import write_proposals
+from .shapes import ShapesSpec, ensure_dataset
+
+VARIANTS = (('random', 'RandomSampler'), ('mmdetohem', "mmdet's OHEMSampler"),
+            ('ohem', 'mmohem.OHEMSampler'))
+REGIMES = {
+    'fast': 'Fast R-CNN, 1000 precomputed proposals (the paper)',
+    'faster': 'Faster R-CNN, end to end (RPN proposals)',
+}
+NUM_PROPOSALS = 1000
+
+
+def config_file(regime: str, variant: str) -> str:
+    return osp.join(CONFIG_DIR, 'shapes',
+                    f'{regime}_rcnn_{variant}_r18_shapes.py')
+
+
+def prepare_data(spec: ShapesSpec, root: str) -> None:
+    """Dataset and proposals under ``root``, written only if missing."""
+    stamp = osp.join(root, 'proposals.json')
+    wanted = json.dumps(
+        dict(spec=asdict(spec), num=NUM_PROPOSALS), sort_keys=True)
+    files = ensure_dataset(spec, root)
+    if osp.isfile(stamp):
+        with open(stamp) as f:
+            if f.read() == wanted:
+                return
+    print(f'[demo] writing {NUM_PROPOSALS} proposals per image', flush=True)
+    for split, ann_file in files.items():
+        write_proposals(root, split, ann_file, NUM_PROPOSALS, spec.seed)
+    with open(stamp, 'w') as f:
+        f.write(wanted)
+
+
+def train_variant(regime: str, variant: str, label: str, seed: int, iters: int,
+                  data_root: str, work_dir: str) -> dict:
+    """Run one variant in a child process, echoing its progress."""
+    os.makedirs(work_dir, exist_ok=True)
+    cmd = [
+        sys.executable, '-m', 'mmohem.demo.train_one',
+        config_file(regime, variant), '--work-dir', work_dir, '--data-root',
+        data_root, '--iters',
+        str(iters), '--seed',
+        str(seed)
+    ]
+    tag = f'[{regime} | {label} | seed {seed}]'
+    print(f'{tag} training {iters} iterations', flush=True)
+    tail: List[str] = []
+    with open(osp.join(work_dir, 'output.log'), 'w') as log, \
+            subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) as proc:
+        for line in proc.stdout:
+            log.write(line)
+            tail = (tail + [line])[-40:]
+            if 'Iter(train)' in line or 'bbox_mAP_copypaste' in line:
+                print(
+                    f"{tag} {line.split(' - INFO - ')[-1].strip()}",
+                    flush=True)
+    if proc.returncode:
+        sys.stderr.write(''.join(tail))
+        raise RuntimeError(f'{tag} failed (exit {proc.returncode}); the '
+                           f"full output is in {work_dir}/output.log")
+    with open(osp.join(work_dir, 'result.json')) as f:
+        return json.load(f)
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    mean = statistics.mean(values)
+    if len(values) < 2:
+        return f'{mean:.1f}'
+    return f'{mean:.1f} ± {statistics.stdev(values):.1f}'
+
+
+def table(results: Dict[str, Dict[str, List[dict]]]) -> str:
+    """Markdown table, mean ± std over seeds (AP in percent)."""
+    lines = [
+        '| regime | sampler | AP | AP50 | AP_small | s/iter | peak MiB |',
+        '|---|---|---|---|---|---|---|'
+    ]
+    for regime, variants in results.items():
+        for variant, label in VARIANTS:
+            runs = variants[variant]
+
+            def pct(key):
+                return _mean_std([100 * r[key] for r in runs])
+
+            s_iter = statistics.mean(r['s_per_iter'] for r in runs)
+            peak = max(r['peak_mib'] for r in runs)
+            lines.append(f'| {regime} | {label} | {pct("AP")} | '
+                         f'{pct("AP50")} | {pct("AP_small")} | '
+                         f'{s_iter:.2f} | {peak:.0f} |')
+    return '\n'.join(lines)
+
+
+def run_demo(regimes: Sequence[str], iters: int, seeds: Sequence[int],
+             work_dir: str, spec: ShapesSpec) -> dict:
+    """Train every variant of every regime for every seed.
+
+    Returns:
+        dict: ``{regime: {variant: [result per seed]}}``; the table, the
+        results and the pictures are written under ``work_dir``.
+    """
+    start = time.time()
+    data_root = osp.join(work_dir, 'data')
+    print(
+        f'[demo] data: {data_root} ({spec.num_train} train, '
+        f'{spec.num_val} val images)',
+        flush=True)
+    prepare_data(spec, data_root)
+    results: Dict[str, Dict[str, List[dict]]] = {}
+    for regime in regimes:
+        results[regime] = {variant: [] for variant, _ in VARIANTS}
+        for seed in seeds:
+            for variant, label in VARIANTS:
+                results[regime][variant].append(
+                    train_variant(
+                        regime, variant, label, seed, iters, data_root,
+                        osp.join(work_dir, regime, f'seed{seed}', variant)))
+    text = table(results)
+    with open(osp.join(work_dir, 'results.json'), 'w') as f:
+        json.dump(results, f)
+    with open(osp.join(work_dir, 'results.md'), 'w') as f:
+        f.write(text + '\n')
+    summary = draw_summary(results, VARIANTS, osp.join(work_dir,
+                                                       'summary.png'))
+    gallery = draw_gallery([(r, results[r]['ohem'][0]['log_dir'])
+                            for r in regimes],
+                           osp.join(work_dir, 'mined_rois.png'))
+    print(f'\n{text}\n')
+    print(f'[demo] pictures: {summary}, {gallery}')
+    print(f'[demo] done in {time.time() - start:.0f} s; work dir {work_dir}')
+    return results

@@ -1,0 +1,95 @@
+"""MiningStatsHook logs the sampler's statistics and draws the mined RoIs."""
+import glob
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+from tiny_coco import make_tiny_coco, shrink_config
+
+from mmohem import config_path
+from mmohem.hooks import MiningStatsHook, ohem_samplers
+from mmohem.hooks.mining_stats_hook import LOGGED
+
+
+class ExpectedStats(Hook):
+    """Runs before MiningStatsHook and averages the same statistics."""
+    priority = 'VERY_HIGH'
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
+        stats = [
+            s for sampler in ohem_samplers(runner.model) for s in sampler.stats
+        ]
+        self.means = {
+            key: float(torch.stack([s[key].float() for s in stats]).mean())
+            for key in LOGGED
+        }
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return make_tiny_coco(str(tmp_path_factory.mktemp('data')))
+
+
+def tiny(name, data, work_dir, **hook):
+    cfg = shrink_config(Config.fromfile(config_path(name)), data, work_dir)
+    cfg.custom_hooks = [dict(type='mmohem.MiningStatsHook', **hook)]
+    return cfg
+
+
+def test_logs_the_statistics_and_draws_the_mined_rois(data, tmp_path):
+    runner = Runner.from_cfg(
+        tiny(
+            'faster_rcnn_ohem_r50.py',
+            data,
+            str(tmp_path),
+            interval=1,
+            draw_interval=2))
+    expected = ExpectedStats()
+    runner.register_hook(expected)
+    runner.train()
+
+    hub = runner.message_hub
+    for key in LOGGED:
+        logged = hub.get_scalar(f'train/ohem_{key}').current()
+        assert logged == pytest.approx(expected.means[key], rel=1e-5), key
+    assert hub.get_scalar('train/ohem_num_selected').current() == 512
+    assert 0 < hub.get_scalar('train/ohem_fg_fraction').current() < 1
+    # the visualizer backends got the scalars and the picture
+    with open(
+            glob.glob(osp.join(runner.log_dir, 'vis_data',
+                               'scalars.json'))[0]) as f:
+        assert any('ohem_loss_selected' in json.loads(line) for line in f)
+    pictures = glob.glob(
+        osp.join(runner.log_dir, 'vis_data', 'vis_image',
+                 'ohem_mined_rois_2.png'))
+    assert len(pictures) == 1
+    from mmcv import imread
+    picture = imread(pictures[0])
+    # green (foreground) and red (background) boxes were drawn
+    assert (np.abs(picture.astype(int) - [0, 255, 0]).sum(-1) < 30).any()
+    assert (np.abs(picture.astype(int) - [0, 0, 255]).sum(-1) < 30).any()
+
+
+def test_refuses_a_model_without_mmohem_sampler(data, tmp_path):
+    runner = Runner.from_cfg(
+        tiny('faster_rcnn_random_r50_voc0712.py', data, str(tmp_path)))
+    with pytest.raises(ValueError, match='needs a model whose R-CNN sampler'):
+        runner.train()
+
+
+@pytest.mark.parametrize(
+    'bad', [dict(interval=0),
+            dict(draw_interval=-1),
+            dict(max_boxes=1.5)])
+def test_bad_arguments(bad):
+    with pytest.raises(ValueError, match='mmohem.MiningStatsHook'):
+        MiningStatsHook(**bad)
