@@ -1,7 +1,8 @@
 """Shared set-up of the benchmarks: a detector, a synthetic batch, timers."""
+import json
 import statistics
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmdet.registry import MODELS, TASK_UTILS
@@ -108,6 +109,15 @@ def summary(samples: Sequence[float]) -> Dict[str, float]:
         min=ordered[0],
         max=ordered[-1],
         n=len(ordered))
+
+
+def report(result: dict, text: str, out: Optional[str]) -> dict:
+    """Print the markdown table and write the JSON (``--out``)."""
+    print(text)
+    if out:
+        with open(out, 'w') as f:
+            json.dump(result, f, indent=2)
+    return result
 
 
 def interleave(names: List[str], rep: int) -> List[str]:

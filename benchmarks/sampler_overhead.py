@@ -18,13 +18,12 @@ Usage:
         [--sampler-reps 30] [--device auto] [--out result.json]
 """
 import argparse
-import json
 import sys
 
 import torch
 from bench_utils import (SAMPLERS, build_detector, build_sampler, device_name,
-                         interleave, pick_device, summary, synthetic_batch,
-                         timed, train_step)
+                         interleave, pick_device, report, summary,
+                         synthetic_batch, timed, train_step)
 from mmdet.models.task_modules.assigners import AssignResult
 from mmdet.structures.bbox import bbox2roi
 
@@ -139,11 +138,7 @@ def main(argv=None) -> dict:
         sampler_mmohem_s=calls['mmohem']['median'],
         sampler_forward_s=calls['forward']['median'],
         sampler_calls=calls)
-    print(markdown(result))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
-    return result
+    return report(result, markdown(result), args.out)
 
 
 def markdown(r: dict) -> str:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 import torch
-from bench_utils import device_name, pick_device, summary, timed
+from bench_utils import device_name, pick_device, report, summary, timed
 from mmdet.models.task_modules.assigners import MaxIoUAssigner
 from mmdet.registry import MODELS
 from mmengine.config import ConfigDict
@@ -163,11 +163,7 @@ def main(argv=None) -> dict:
             f"{rows[-1]['time']['median']:.3f} s",
             file=sys.stderr)
     result = dict(device=device_name(pick_device(args.device)), points=rows)
-    print(markdown(result))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
-    return result
+    return report(result, markdown(result), args.out)
 
 
 def markdown(result: dict) -> str:
