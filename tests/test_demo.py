@@ -19,7 +19,7 @@ def test_demo_smoke_budget(tmp_path):
          str(work_dir)],
         capture_output=True,
         text=True,
-        timeout=900)
+        timeout=1800)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     # progress was visible while it ran
