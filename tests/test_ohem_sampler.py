@@ -24,14 +24,16 @@ def sample(head, seed=0, **image):
 
 # --- side effects -------------------------------------------------------
 
+# a bbox head with BatchNorm, whose statistics scoring must not move
+BN_HEAD = dict(
+    BBOX_HEAD,
+    type='Shared4Conv1FCBBoxHead',
+    conv_out_channels=CHANNELS,
+    norm_cfg=dict(type='BN'))
+
 
 def test_scoring_keeps_bn_statistics_and_every_module_mode():
-    bn_head = dict(
-        BBOX_HEAD,
-        type='Shared4Conv1FCBBoxHead',
-        conv_out_channels=CHANNELS,
-        norm_cfg=dict(type='BN'))
-    head = build_roi_head(bn_head, num=32)
+    head = build_roi_head(BN_HEAD, num=32)
     head.train()
     # a user froze part of the head: that must stay frozen afterwards
     head.bbox_head.shared_convs[0].eval()
@@ -54,12 +56,7 @@ def test_scoring_keeps_bn_statistics_and_every_module_mode():
 def test_scoring_runs_in_eval_mode():
     """The ranking losses are those of the eval-mode head; with BN they
     differ from what the same head computes in train mode."""
-    bn_head = dict(
-        BBOX_HEAD,
-        type='Shared4Conv1FCBBoxHead',
-        conv_out_channels=CHANNELS,
-        norm_cfg=dict(type='BN'))
-    head = build_roi_head(bn_head, num=16)
+    head = build_roi_head(BN_HEAD, num=16)
     feats, proposals, _ = random_image(seed=6)
     no_gt = InstanceData(
         bboxes=torch.zeros(0, 4), labels=torch.zeros(0).long())
