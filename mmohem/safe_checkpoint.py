@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import CheckpointLoader
+from mmengine.utils import digit_version
 
 
 def _numpy_globals() -> List[object]:
@@ -79,10 +80,10 @@ def install() -> bool:
     """Register :func:`load_local_checkpoint` for mmengine's local files.
 
     Returns:
-        bool: False on a torch without ``safe_globals`` (before 2.5), whose
-        ``torch.load`` does not restrict globals by default anyway.
+        bool: False before torch 2.6, whose ``torch.load`` does not restrict
+        globals by default: mmengine's loading is left as it is there.
     """
-    if not hasattr(torch.serialization, 'safe_globals'):
+    if digit_version(torch.__version__) < digit_version('2.6.0'):
         return False
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
