@@ -68,24 +68,8 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
+# the same datasets as the Fast R-CNN base, without its proposal files
 train_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='CocoDataset',
-        data_root={{_base_.data_root}},
-        metainfo=dict(classes={{_base_.classes}}),
-        ann_file='train.json',
-        data_prefix=dict(img=''),
-        filter_cfg=dict(filter_empty_gt=True, min_size=0),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='CocoDataset',
-        data_root={{_base_.data_root}},
-        metainfo=dict(classes={{_base_.classes}}),
-        ann_file='val.json',
-        data_prefix=dict(img=''),
-        test_mode=True,
-        pipeline=test_pipeline))
+    dataset=dict(proposal_file=None, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(proposal_file=None, pipeline=test_pipeline))
 test_dataloader = val_dataloader
