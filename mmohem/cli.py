@@ -1,5 +1,6 @@
 """The ``mmohem`` command line."""
 import argparse
+import shlex
 import sys
 from typing import List, Optional
 
@@ -30,6 +31,90 @@ def _demo(args: argparse.Namespace) -> int:
         seeds=args.seed,
         work_dir=args.work_dir,
         spec=ShapesSpec(num_train=args.num_train, num_val=args.num_val))
+    return 0
+
+
+def _sampler_options(args: argparse.Namespace) -> dict:
+    options = {}
+    for key in ('num', 'pos_fraction', 'nms_iou_thr', 'loss_keys',
+                'neg_pos_ub', 'chunk_size'):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    if options.get('nms_iou_thr') == 'none':
+        options['nms_iou_thr'] = None
+    return options
+
+
+def _threshold(value: str):
+    return 'none' if value.lower() == 'none' else float(value)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from mmohem.convert import convert
+    command = 'mmohem ' + ' '.join(
+        shlex.quote(a) for a in (args.argv or sys.argv[1:]))
+    try:
+        dst = convert(
+            args.src,
+            args.out,
+            command=command,
+            force=args.force,
+            check=not args.no_check,
+            **_sampler_options(args))
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as e:
+        print(f'mmohem convert: {e}', file=sys.stderr)
+        return 2
+    print(f'wrote {dst}')
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from mmohem.sweep import counts, is_regression, markdown, run_sweep
+    start = time.time()
+    rows = run_sweep(everything=args.all, only=args.only)
+    elapsed = time.time() - start
+    text = markdown(rows)
+    summary = (f'{len(rows)} configs in {elapsed / 60:.1f} min; ' + '; '.join(
+        f'{variant}: ' + ', '.join(f'{n} {status}'
+                                   for status, n in sorted(tally.items()))
+        for variant, tally in counts(rows).items()))
+    print('\n' + text + '\n\n' + summary)
+    if args.markdown:
+        with open(args.markdown, 'w') as f:
+            f.write(text + '\n\n' + summary + '\n')
+    regressions = [row.config for row in rows if is_regression(row)]
+    if regressions:
+        print(
+            'REGRESSION: these configs train as shipped but not with '
+            f"mmohem.OHEMSampler: {', '.join(regressions)}",
+            file=sys.stderr)
+        return 1
+    return 0
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    from mmohem.demo.ablation import VARIANTS, ablation_table, run_ablation
+    from mmohem.demo.shapes import ShapesSpec
+    if args.list:
+        for name, variant in VARIANTS.items():
+            print(f'{name:12s} {variant.change}')
+        return 0
+    if not args.variants:
+        raise SystemExit('mmohem ablate: name at least one variant '
+                         '(--list shows them)')
+    results = run_ablation(
+        args.variants,
+        args.regime,
+        seeds=args.seed,
+        iters=args.iters,
+        work_dir=args.work_dir,
+        results_path=args.results,
+        spec=ShapesSpec(num_train=args.num_train, num_val=args.num_val),
+        force=args.force)
+    print('\n' + ablation_table(results, args.regime, args.variants))
     return 0
 
 
@@ -69,7 +154,87 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo.add_argument('--num-train', type=int, default=400)
     demo.add_argument('--num-val', type=int, default=100)
     demo.set_defaults(func=_demo)
+    ablate = commands.add_parser(
+        'ablate',
+        help='train ablation variants of the shapes benchmark, one change '
+        'from mmohem\'s default each, and record them in a JSON file',
+        description='Each run is written to the results file as soon as it '
+        'finishes; runs already there are skipped, so an interrupted '
+        'ablation continues where it stopped. docs/results.md lists the '
+        'commands behind every row.')
+    ablate.add_argument('variants', nargs='*', help='variant names')
+    ablate.add_argument(
+        '--list', action='store_true', help='list the variants and exit')
+    ablate.add_argument('--regime', choices=['fast', 'faster'], default='fast')
+    ablate.add_argument('--seed', type=int, nargs='+', default=[0, 1, 2])
+    ablate.add_argument('--iters', type=int, default=400)
+    ablate.add_argument('--work-dir', default='work_dirs/ablation')
+    ablate.add_argument(
+        '--results',
+        default='benchmarks/results/ablation.json',
+        help='JSON file that collects every run')
+    ablate.add_argument(
+        '--force', action='store_true', help='rerun recorded runs')
+    ablate.add_argument('--num-train', type=int, default=400)
+    ablate.add_argument('--num-val', type=int, default=100)
+    ablate.set_defaults(func=_ablate)
+
+    convert = commands.add_parser(
+        'convert',
+        help='write a config that inherits SRC and uses mmohem.OHEMSampler '
+        'in every R-CNN stage',
+        description='SRC is an mmdet:: name (mmdet::cascade_rcnn/'
+        'cascade-rcnn_r50_fpn_1x_coco.py) or a config path. The written '
+        'config keeps SRC\'s assigners, RPN and everything else; each '
+        'stage\'s num and add_gt_as_proposals are kept unless given here. '
+        'The model is built before the file is kept, so a bad option fails '
+        'here and writes nothing.')
+    convert.add_argument('src')
+    convert.add_argument('-o', '--out', required=True, help='config to write')
+    convert.add_argument('--num', type=int, help='RoIs kept per image')
+    convert.add_argument(
+        '--pos-fraction',
+        type=float,
+        help='foreground quota (ratio mode); default: none (pure OHEM)')
+    convert.add_argument(
+        '--nms-iou-thr',
+        type=_threshold,
+        help='NMS IoU threshold; none: no NMS')
+    convert.add_argument(
+        '--loss-keys',
+        nargs='+',
+        choices=['loss_cls', 'loss_bbox'],
+        help='ranking loss terms')
+    convert.add_argument(
+        '--neg-pos-ub',
+        type=int,
+        help='at most this many background RoIs per foreground RoI (a '
+        'ratio, not a count)')
+    convert.add_argument('--chunk-size', type=int)
+    convert.add_argument(
+        '--force', action='store_true', help='overwrite OUT if it exists')
+    convert.add_argument(
+        '--no-check',
+        action='store_true',
+        help='do not build the model before writing')
+    convert.set_defaults(func=_convert)
+
+    sweep = commands.add_parser(
+        'sweep',
+        help='train every two-stage config mmdet ships one step with '
+        'mmohem\'s and mmdet\'s OHEM and report which work',
+        description='One representative config per method folder (--all: '
+        'every config), each built and trained one step on the CPU on a '
+        'synthetic batch as shipped, with mmohem.OHEMSampler and with '
+        'mmdet\'s OHEMSampler in every R-CNN stage. Exits 1 if a config '
+        'trains as shipped but mmohem neither trains nor refuses it.')
+    sweep.add_argument('--all', action='store_true', help='every config')
+    sweep.add_argument(
+        '--only', nargs='+', default=(), help='regexes on config paths')
+    sweep.add_argument('--markdown', help='write the table to this file')
+    sweep.set_defaults(func=_sweep)
     args = parser.parse_args(argv)
+    args.argv = argv
     return args.func(args)
 
 

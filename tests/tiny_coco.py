@@ -56,6 +56,12 @@ def make_tiny_coco(root: str,
                     segmentation=[[x, y, x + w, y, x + w, y + h, x, y + h]],
                     iscrowd=0))
         imwrite(img, osp.join(root, 'images', name))
+        # a semantic map for heads with a semantic branch (HTC, SCNet):
+        # class 0 everywhere, the objects' label ids where they are
+        seg = np.zeros((IMG_SIZE, IMG_SIZE), np.uint8)
+        for (x, y, w, h), cat_id in zip(boxes, objects):
+            seg[int(y):int(y + h), int(x):int(x + w)] = cat_id
+        imwrite(seg, osp.join(root, 'seg', name))
         images.append(
             dict(id=img_id, file_name=name, width=IMG_SIZE, height=IMG_SIZE))
         # Fast R-CNN proposals: random boxes plus jittered copies of the GT
@@ -90,6 +96,8 @@ def _dataset_options(key: str, dataset, root: str) -> dict:
         f'{key}.data_prefix.img': 'images/',
     }
     pipeline = dataset.pipeline
+    if any(t.get('with_seg') for t in pipeline):
+        options[f'{key}.data_prefix.seg'] = 'seg/'
     if any(t['type'] == 'LoadProposals' for t in pipeline):
         options[f'{key}.proposal_file'] = 'proposals.pkl'
         outer = next(i for i, t in enumerate(pipeline)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from mmohem.config_files import CONFIG_DIR
 from .plots import draw_gallery, draw_summary
@@ -51,9 +51,19 @@ def prepare_data(spec: ShapesSpec, root: str) -> None:
         f.write(wanted)
 
 
-def train_variant(regime: str, variant: str, label: str, seed: int, iters: int,
-                  data_root: str, work_dir: str) -> dict:
-    """Run one variant in a child process, echoing its progress."""
+def train_variant(regime: str,
+                  variant: str,
+                  label: str,
+                  seed: int,
+                  iters: int,
+                  data_root: str,
+                  work_dir: str,
+                  options: Optional[dict] = None) -> dict:
+    """Run one variant in a child process, echoing its progress.
+
+    ``options`` are config overrides on top of the variant's config (the
+    ablation's changes).
+    """
     os.makedirs(work_dir, exist_ok=True)
     cmd = [
         sys.executable, '-m', 'mmohem.demo.train_one',
@@ -62,6 +72,8 @@ def train_variant(regime: str, variant: str, label: str, seed: int, iters: int,
         str(iters), '--seed',
         str(seed)
     ]
+    if options:
+        cmd += ['--options', json.dumps(options)]
     tag = f'[{regime} | {label} | seed {seed}]'
     print(f'{tag} training {iters} iterations', flush=True)
     tail: List[str] = []

@@ -10,10 +10,14 @@ import json
 import os.path as osp
 import resource
 import statistics
+from typing import Optional
 
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+
+# registers the ablation's research-only samplers
+from . import research_samplers  # noqa: F401
 
 
 def schedule_options(iters: int) -> dict:
@@ -29,8 +33,12 @@ def schedule_options(iters: int) -> dict:
     }
 
 
-def train_one(config: str, work_dir: str, data_root: str, iters: int,
-              seed: int) -> dict:
+def train_one(config: str,
+              work_dir: str,
+              data_root: str,
+              iters: int,
+              seed: int,
+              extra_options: Optional[dict] = None) -> dict:
     cfg = Config.fromfile(config)
     root = data_root.rstrip('/') + '/'
     options = {
@@ -41,7 +49,8 @@ def train_one(config: str, work_dir: str, data_root: str, iters: int,
         'test_dataloader.dataset.data_root': root,
         'val_evaluator.ann_file': root + 'val.json',
         'test_evaluator.ann_file': root + 'val.json',
-        **schedule_options(iters)
+        **schedule_options(iters),
+        **(extra_options or {})
     }
     for hook in cfg.get('custom_hooks', []):
         if hook['type'] == 'mmohem.MiningStatsHook':
@@ -83,9 +92,15 @@ def main(argv=None) -> None:
     parser.add_argument('--data-root', required=True)
     parser.add_argument('--iters', type=int, required=True)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--options',
+        type=json.loads,
+        default=None,
+        help='config overrides as a JSON object, e.g. '
+        '\'{"model.train_cfg.rcnn.sampler.num": 32}\'')
     args = parser.parse_args(argv)
     train_one(args.config, args.work_dir, args.data_root, args.iters,
-              args.seed)
+              args.seed, args.options)
 
 
 if __name__ == '__main__':

@@ -1,3 +1,4 @@
+import logging
 from collections import deque
 from numbers import Real
 from typing import Deque, Dict, List, Optional, Sequence, Union
@@ -7,11 +8,13 @@ from mmdet.models.task_modules.assigners import AssignResult
 from mmdet.models.task_modules.samplers import BaseSampler, SamplingResult
 from mmdet.structures.bbox import (BaseBoxes, bbox2roi, cat_boxes,
                                    get_box_tensor)
+from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ..registry import TASK_UTILS
 from .hard_selection import select_hard
+from .head_support import check_head, predicts_box_deltas
 from .roi_loss import LOSS_KEYS, per_roi_loss
 from .scoring_mode import read_only
 
@@ -55,23 +58,29 @@ class OHEMSampler(BaseSampler):
         nms_iou_thr (float, optional): IoU threshold of the class-aware NMS
             among candidates ranked by loss; None disables NMS.
             Defaults to 0.7.
-        loss_keys (Sequence[str]): Per-RoI terms summed into the ranking
-            loss, from ``('loss_cls', 'loss_bbox')``.
-            Defaults to both.
-        neg_pos_ub (int): At most ``neg_pos_ub * max(1, num_pos)`` background
-            RoIs; -1 for no bound. Defaults to -1.
+        loss_keys (Sequence[str], optional): Per-RoI terms summed into the
+            ranking loss, from ``('loss_cls', 'loss_bbox')``. None (the
+            default): both, or ``loss_cls`` alone for a bbox head that
+            predicts no box deltas (Grid R-CNN, SABL), decided at build time
+            and logged.
+        neg_pos_ub (int): A ratio, not a count: at most
+            ``neg_pos_ub * max(1, num_pos)`` background RoIs, e.g. 3 for
+            1:3; -1 for no bound. Defaults to -1.
         add_gt_as_proposals (bool): Add ground-truth boxes to the candidates.
             Defaults to True.
         chunk_size (int): Most RoIs scored in one forward, bounding the
             memory of the scoring pass. Defaults to 2048.
     """
 
+    # how the scoring pass runs the head; the ablation swaps it
+    _scoring_context = staticmethod(read_only)
+
     def __init__(self,
                  num: int,
                  pos_fraction: Optional[float] = None,
                  context=None,
                  nms_iou_thr: Optional[float] = 0.7,
-                 loss_keys: Union[str, Sequence[str]] = LOSS_KEYS,
+                 loss_keys: Union[str, Sequence[str], None] = None,
                  neg_pos_ub: int = -1,
                  add_gt_as_proposals: bool = True,
                  chunk_size: int = 2048) -> None:
@@ -86,12 +95,19 @@ class OHEMSampler(BaseSampler):
                              f'{nms_iou_thr!r}')
         if isinstance(loss_keys, str):
             loss_keys = (loss_keys, )
-        loss_keys = tuple(loss_keys)
-        if not loss_keys or any(key not in LOSS_KEYS for key in loss_keys):
-            raise ValueError('mmohem.OHEMSampler: loss_keys must be a '
-                             f'non-empty subset of {LOSS_KEYS}, got '
-                             f'{loss_keys!r}')
-        _check_int('neg_pos_ub', neg_pos_ub, -1)
+        if loss_keys is not None:
+            loss_keys = tuple(loss_keys)
+            if not loss_keys or any(key not in LOSS_KEYS for key in loss_keys):
+                raise ValueError('mmohem.OHEMSampler: loss_keys must be a '
+                                 f'non-empty subset of {LOSS_KEYS}, got '
+                                 f'{loss_keys!r}')
+        if isinstance(neg_pos_ub, bool) or not isinstance(neg_pos_ub, int) \
+                or neg_pos_ub < -1:
+            raise ValueError(
+                'mmohem.OHEMSampler: neg_pos_ub must be an integer >= -1, got '
+                f'{neg_pos_ub!r}. It is a ratio, not a count: at most '
+                'neg_pos_ub background RoIs per foreground RoI (e.g. 3 for '
+                '1:3); -1 for no bound. To cap the RoIs per image, set num.')
         _check_int('chunk_size', chunk_size, 1)
         if not (hasattr(context, 'bbox_head')
                 and hasattr(context, '_bbox_forward')):
@@ -101,16 +117,40 @@ class OHEMSampler(BaseSampler):
                 'none (no bbox_head/_bbox_forward). OHEM belongs in '
                 'train_cfg.rcnn.sampler; keep RandomSampler in '
                 'train_cfg.rpn.sampler.')
+        self.scoring_inputs = check_head(context)
         super().__init__(num, pos_fraction, neg_pos_ub, add_gt_as_proposals)
         self.context = context
         self.nms_iou_thr = nms_iou_thr
-        self.loss_keys = loss_keys
         self.chunk_size = chunk_size
         # A cascade head builds one sampler per stage and sets
         # `current_stage` while doing so: remember which stage this one mines.
         self.stage = context.current_stage if hasattr(context,
                                                       'num_stages') else None
+        self.loss_keys = self._decide_loss_keys(loss_keys)
         self.stats: Deque[Dict[str, Tensor]] = deque(maxlen=MAX_STATS)
+
+    def _decide_loss_keys(self, loss_keys: Optional[tuple]) -> tuple:
+        """Both terms unless the head cannot score its box loss per RoI;
+        then the classification loss, said once in the log."""
+        no_box = predicts_box_deltas(self.bbox_head)
+        where = type(self.context).__name__ + ('' if self.stage is None else
+                                               f' stage {self.stage}')
+        self.cls_only_reason = no_box
+        if loss_keys is None:
+            if no_box is None:
+                return LOSS_KEYS
+            print_log(
+                f'mmohem.OHEMSampler in {where}: {no_box}, so RoIs are '
+                'ranked by their classification loss (loss_cls) alone.',
+                logger='current',
+                level=logging.INFO)
+            return ('loss_cls', )
+        if 'loss_bbox' in loss_keys and no_box is not None:
+            raise ValueError(
+                f"mmohem.OHEMSampler in {where}: loss_keys has 'loss_bbox', "
+                f"but {no_box}. Use loss_keys=('loss_cls',) or leave "
+                'loss_keys unset (the sampler then ranks by loss_cls).')
+        return loss_keys
 
     @property
     def bbox_head(self):
@@ -198,10 +238,11 @@ class OHEMSampler(BaseSampler):
             assign_result=assign_result,
             gt_flags=gt_flags)
 
-    def _bbox_forward(self, feats: Sequence[Tensor], rois: Tensor) -> dict:
+    def _bbox_forward(self, feats: Sequence[Tensor], rois: Tensor,
+                      inputs: dict) -> dict:
         if self.stage is None:
-            return self.context._bbox_forward(feats, rois)
-        return self.context._bbox_forward(self.stage, feats, rois)
+            return self.context._bbox_forward(feats, rois, **inputs)
+        return self.context._bbox_forward(self.stage, feats, rois, **inputs)
 
     def _score(self, feats: Sequence[Tensor], boxes: Tensor, groups: Tensor,
                targets: Tensor) -> Tensor:
@@ -211,10 +252,15 @@ class OHEMSampler(BaseSampler):
         head = self.bbox_head
         rois = bbox2roi([boxes])
         losses = []
-        with read_only(self.context, stateful=(head.loss_cls, head.loss_bbox)):
+        stateful = [getattr(head, key) for key in self.loss_keys]
+        with self._scoring_context(self.context, stateful=stateful):
+            # head-specific inputs (HTC's semantic features, ...), computed
+            # from this image's features as the training forward does
+            inputs = ({} if self.scoring_inputs is None else
+                      self.scoring_inputs(self.context, feats))
             for start in range(0, rois.shape[0], self.chunk_size):
                 chunk = slice(start, start + self.chunk_size)
-                results = self._bbox_forward(feats, rois[chunk])
+                results = self._bbox_forward(feats, rois[chunk], inputs)
                 losses.append(
                     per_roi_loss(head, results['cls_score'],
                                  results['bbox_pred'], rois[chunk],

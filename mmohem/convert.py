@@ -1,0 +1,194 @@
+"""``mmohem convert``: write a config that turns OHEM on for any detector
+config, cascades included, in one step.
+
+The written config inherits the source (an ``mmdet::`` name or a local
+path) and sets ``mmohem.OHEMSampler`` in every R-CNN stage, keeping the
+source's ``num`` and ``add_gt_as_proposals``; assigners, the RPN and
+everything else stay inherited. A single R-CNN stage is changed with
+``_delete_=True`` on its sampler. A cascade's stages are a list, which
+mmengine's inheritance cannot change item by item, so the stages are
+restated from the source with only the sampler changed — by this command,
+not by hand; run it again if the source's stages change.
+"""
+import importlib
+import os
+import os.path as osp
+import tempfile
+import textwrap
+from typing import List, Optional
+
+from mmengine.config import Config, ConfigDict
+
+from .config_swap import ohem_sampler, rcnn_stages
+
+
+def resolve_config(src: str) -> str:
+    """Path of a config given as ``pkg::rel/path.py`` or a file path.
+
+    Raises:
+        FileNotFoundError: Naming what was looked for.
+    """
+    if '::' in src:
+        package, rel = src.split('::', 1)
+        try:
+            module = importlib.import_module(package)
+        except ImportError as e:
+            raise FileNotFoundError(
+                f'{src}: the package {package!r} is not installed') from e
+        path = osp.join(osp.dirname(module.__file__), '.mim', 'configs', rel)
+    else:
+        path = src
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no config file {src!r} (looked for {path})')
+    return osp.abspath(path)
+
+
+def _nest(path: str, value) -> dict:
+    """``'model.a.b', v`` -> ``{'a': {'b': v}}`` (below ``model``)."""
+    keys = path.split('.')[1:]
+    for key in reversed(keys):
+        value = {key: value}
+    return value
+
+
+def _merge(into: dict, other: dict) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def ohem_overrides(cfg: Config, **options) -> dict:
+    """The ``model`` overrides that put OHEM in every R-CNN stage of
+    ``cfg``.
+
+    Returns:
+        dict: To merge into ``model``; empty if the model has no R-CNN
+        sampler.
+    """
+    model: dict = {}
+    containers = {}  # rcnn path -> its stages, in order
+    for path, stage in rcnn_stages(cfg.model):
+        container, _, index = path.rpartition('.')
+        if index.isdigit():
+            containers.setdefault(container, []).append(stage)
+        else:
+            sampler = dict(
+                _delete_=True, **ohem_sampler(stage['sampler'], **options))
+            _merge(model, _nest(path, dict(sampler=sampler)))
+    for container, stages in containers.items():
+        restated = []
+        for stage in stages:
+            stage = _plain(stage)
+            stage['sampler'] = ohem_sampler(stage['sampler'], **options)
+            restated.append(stage)
+        _merge(model, _nest(container, restated))
+    return model
+
+
+def _plain(value):
+    if isinstance(value, ConfigDict):
+        value = value.to_dict()
+    return value
+
+
+def _imports(cfg: Config) -> List[str]:
+    imports = list(cfg.get('custom_imports', {}).get('imports', []))
+    return imports + (['mmohem'] if 'mmohem' not in imports else [])
+
+
+def render(src: str, dst: str, command: str, **options) -> str:
+    """Text of the config that ``convert`` writes (see the module doc)."""
+    path = resolve_config(src)
+    cfg = Config.fromfile(path)
+    model = ohem_overrides(cfg, **options)
+    if not model:
+        raise ValueError(
+            f'{src}: {cfg.model.get("type", "this model")} has no R-CNN '
+            'sampler (model.train_cfg.rcnn.sampler). OHEM mines the RoIs of '
+            "a two-stage detector's R-CNN head; one-stage, DETR-like and "
+            'RPN-only models have none.')
+    if '::' in src:
+        base = src
+    else:
+        base = osp.relpath(path, osp.dirname(osp.abspath(dst)))
+    num_stages = len(list(rcnn_stages(cfg.model)))
+    body = Config(
+        dict(
+            custom_imports=dict(
+                imports=_imports(cfg), allow_failed_imports=False),
+            model=model)).pretty_text
+    header = (f'Written by `{command}`: {src} with mmohem.OHEMSampler in '
+              f'its {num_stages} R-CNN stage(s); the RPN, the assigners and '
+              'everything else as there.')
+    if any(isinstance(v, list) for v in _lists(model)):
+        header += (' The cascade stages are restated from the source with '
+                   'only the sampler changed (a config cannot change a list '
+                   'item by item); run the command again if the source\'s '
+                   'stages change.')
+    header = textwrap.fill(
+        header,
+        79,
+        initial_indent='# ',
+        subsequent_indent='# ',
+        break_long_words=False,
+        break_on_hyphens=False)
+    return header + f'\n_base_ = {base!r}\n' + body
+
+
+def _lists(tree):
+    if isinstance(tree, dict):
+        for value in tree.values():
+            if isinstance(value, list):
+                yield value
+            else:
+                yield from _lists(value)
+
+
+def convert(src: str,
+            dst: str,
+            command: Optional[str] = None,
+            force: bool = False,
+            check: bool = True,
+            **options) -> str:
+    """Write the OHEM config of ``src`` to ``dst``.
+
+    Args:
+        src (str): ``mmdet::faster_rcnn/...py`` or a config path.
+        dst (str): File to write (``.py``).
+        command (str, optional): The command line, for the header.
+        force (bool): Overwrite an existing ``dst``.
+        check (bool): Build the written config's model before keeping the
+            file, so that a bad sampler option fails here, naming the
+            option, and no file is left behind.
+        **options: ``mmohem.OHEMSampler`` arguments.
+
+    Returns:
+        str: ``dst``.
+    """
+    if not dst.endswith('.py'):
+        raise ValueError(f'{dst}: the config to write must end in .py')
+    if osp.exists(dst) and not force:
+        raise FileExistsError(f'{dst} exists; pass --force to overwrite it')
+    text = render(src, dst, command or f'mmohem convert {src} -o {dst}',
+                  **options)
+    folder = osp.dirname(osp.abspath(dst))
+    os.makedirs(folder, exist_ok=True)
+    # written next to dst first (relative _base_ paths resolve the same),
+    # and moved into place only once it loads (and builds)
+    fd, tmp = tempfile.mkstemp(suffix='.py', dir=folder, prefix='.convert-')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+        cfg = Config.fromfile(tmp)
+        if check:
+            from mmdet.registry import MODELS
+            from mmdet.utils import register_all_modules
+            register_all_modules()
+            MODELS.build(cfg.model)
+        os.replace(tmp, dst)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    return dst

@@ -1,0 +1,167 @@
+"""``mmohem ablate``: one change at a time from mmohem's default, on the
+shapes benchmark, with every result kept in one JSON file.
+
+Each variant is one of the demo's configs plus a few config overrides, so
+``mmohem ablate VARIANT --regime R --seed S`` reruns any row of
+docs/results.md. Runs already in the results file are skipped (pass
+``--force`` to rerun them): a long ablation can be run in chunks, across
+sessions, and every finished run is written to the file at once.
+"""
+import json
+import os
+import os.path as osp
+import statistics
+from typing import Dict, List, NamedTuple, Optional, Sequence
+
+from .run import prepare_data, train_variant
+from .shapes import ShapesSpec
+
+SAMPLER = 'model.train_cfg.rcnn.sampler.'
+
+
+class Variant(NamedTuple):
+    """One row of the ablation.
+
+    Attributes:
+        base (str): The demo variant whose config it starts from
+            (``random``, ``mmdetohem`` or ``ohem``).
+        change (str): What differs from ``base``, for the table.
+        options (dict): Config overrides (``--cfg-options`` style keys).
+    """
+    base: str
+    change: str
+    options: dict = {}
+
+
+VARIANTS: Dict[str, Variant] = {
+    'random':
+    Variant('random', 'RandomSampler (64 RoIs, 1:3 quota)'),
+    'mmdetohem':
+    Variant('mmdetohem', "mmdet's built-in OHEMSampler"),
+    'ohem':
+    Variant('ohem', 'mmohem default: pure OHEM, full loss, NMS 0.7, '
+            'num 64'),
+    'ratio':
+    Variant('ohem', 'ratio mode: pos_fraction=0.25',
+            {SAMPLER + 'pos_fraction': 0.25}),
+    'cls_only':
+    Variant('ohem', "rank by loss_cls only",
+            {SAMPLER + 'loss_keys': ['loss_cls']}),
+    'no_nms':
+    Variant('ohem', 'no NMS: nms_iou_thr=None',
+            {SAMPLER + 'nms_iou_thr': None}),
+    'train_mode':
+    Variant('ohem', 'scoring in train mode (research-only sampler)',
+            {SAMPLER + 'type': 'mmohem.TrainModeScoringOHEMSampler'}),
+    'num16':
+    Variant('ohem', 'num=16 of ~1000 candidates', {SAMPLER + 'num': 16}),
+    'num32':
+    Variant('ohem', 'num=32', {SAMPLER + 'num': 32}),
+    'num128':
+    Variant('ohem', 'num=128', {SAMPLER + 'num': 128}),
+}
+
+
+def load_results(path: str) -> dict:
+    """``{regime: {variant: {seed: result}}}`` from ``path`` (empty if
+    missing)."""
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def _save_run(path: str, regime: str, name: str, seed: int,
+              result: dict) -> None:
+    # re-read first: another chunk may have written other runs meanwhile
+    results = load_results(path)
+    results.setdefault(regime, {}).setdefault(name, {})[str(seed)] = result
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def run_ablation(names: Sequence[str],
+                 regime: str,
+                 seeds: Sequence[int],
+                 iters: int,
+                 work_dir: str,
+                 results_path: str,
+                 spec: Optional[ShapesSpec] = None,
+                 force: bool = False) -> dict:
+    """Train the named variants for every seed; skip runs already recorded.
+
+    Returns:
+        dict: The results file's content after the runs.
+    """
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise ValueError(f'unknown ablation variant(s) {unknown}; known: '
+                         f"{', '.join(VARIANTS)}")
+    spec = spec or ShapesSpec()
+    data_root = osp.join(work_dir, 'data')
+    prepare_data(spec, data_root)
+    for seed in seeds:
+        for name in names:
+            done = load_results(results_path).get(regime, {}).get(name, {})
+            old = done.get(str(seed))
+            if old is not None and old['iters'] == iters and not force:
+                print(f'[ablate] {regime} {name} seed {seed}: recorded, '
+                      'skipped (--force reruns it)')
+                continue
+            variant = VARIANTS[name]
+            result = train_variant(
+                regime,
+                variant.base,
+                name,
+                seed,
+                iters,
+                data_root,
+                osp.join(work_dir, regime, name, f'seed{seed}'),
+                options=variant.options)
+            result['variant'] = name
+            result.pop('log_dir', None)  # a path on this machine only
+            _save_run(results_path, regime, name, seed, result)
+            print(f"[ablate] {regime} {name} seed {seed}: "
+                  f"AP {100 * result['AP']:.1f}, recorded in {results_path}")
+    return load_results(results_path)
+
+
+def _fmt(values: List[float]) -> str:
+    if len(values) < 2:
+        return f'{values[0]:.1f}'
+    return f'{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}'
+
+
+def ablation_table(results: dict,
+                   regime: str,
+                   names: Optional[Sequence[str]] = None) -> str:
+    """Markdown table of one regime: mean ± std over the recorded seeds,
+    per-seed AP, and the difference of mean AP to mmohem's default."""
+    runs = results.get(regime, {})
+    names = [n for n in (names or VARIANTS) if runs.get(n)]
+    ref = runs.get('ohem', {})
+    ref_ap = statistics.mean(100 * r['AP']
+                             for r in ref.values()) if ref else None
+    lines = [
+        '| variant | change from the default | seeds | AP | AP50 | AP_small '
+        '| AP per seed | Δ AP vs default |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
+    for name in names:
+        by_seed = [runs[name][s] for s in sorted(runs[name], key=int)]
+
+        def col(key):
+            return _fmt([100 * r[key] for r in by_seed])
+
+        mean_ap = statistics.mean(100 * r['AP'] for r in by_seed)
+        delta = '' if ref_ap is None or name == 'ohem' \
+            else f'{mean_ap - ref_ap:+.1f}'
+        per_seed = ' / '.join(f"{100 * r['AP']:.1f}" for r in by_seed)
+        seeds = ','.join(sorted(runs[name], key=int))
+        lines.append(f'| `{name}` | {VARIANTS[name].change} | {seeds} | '
+                     f"{col('AP')} | {col('AP50')} | {col('AP_small')} | "
+                     f'{per_seed} | {delta} |')
+    return '\n'.join(lines)

@@ -1,0 +1,282 @@
+"""``mmohem sweep``: which of MMDetection's two-stage configs train with
+OHEM.
+
+For every config installed with mmdet (``mmdet/.mim/configs``) whose model
+has an R-CNN sampler — one representative per method folder by default,
+all of them with ``--all`` — three variants are built and trained one step
+on the CPU on a small synthetic batch: the config as shipped, the config
+with ``mmohem.OHEMSampler`` in every R-CNN stage, and with mmdet's built-in
+``OHEMSampler`` in every stage. Each variant ends as
+
+- ``trains``: built, the swap checked on the built model, one finite step;
+- ``refused``: mmohem stopped it when the model was built, saying why;
+- ``fails``: any other error (where, the exception and its message);
+- ``skipped``: the shipped config itself cannot be built here (a package it
+  needs is missing).
+
+A regression is a row where the shipped config trains and mmohem's variant
+neither trains nor is refused: the sweep exits non-zero on one.
+"""
+import glob
+import os.path as osp
+import re
+import time
+import traceback
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+
+from mmengine.config import Config
+
+from .config_swap import (mmdet_ohem_sampler, ohem_sampler, rcnn_stages,
+                          swap_samplers)
+from .synthetic_batch import synthetic_batch, train_step
+
+VARIANTS = ('shipped', 'mmohem', 'mmdet')
+LABELS = {
+    'shipped': 'as shipped',
+    'mmohem': 'mmohem.OHEMSampler',
+    'mmdet': "mmdet's OHEMSampler"
+}
+MAKERS: Dict[str, Optional[Callable]] = {
+    'shipped': None,
+    'mmohem': ohem_sampler,
+    'mmdet': mmdet_ohem_sampler
+}
+
+
+class Outcome(NamedTuple):
+    status: str  # trains | refused | fails | skipped
+    detail: str = ''
+    note: str = ''  # how mmohem's sampler adapted to the head
+
+
+class Row(NamedTuple):
+    method: str
+    config: str
+    outcomes: Dict[str, Outcome]
+    note: str
+    seconds: float
+
+
+def config_root() -> str:
+    import mmdet
+    return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
+
+
+class Candidate(NamedTuple):
+    config: str  # relative to the config folder
+    load_error: str = ''  # why it does not load here, if it does not
+
+
+def discover(root: Optional[str] = None) -> Dict[str, List[Candidate]]:
+    """Configs whose model has an R-CNN sampler, by method folder.
+
+    Configs that do not load here (a package they import is missing) and
+    whose name says R-CNN come last, with the error.
+
+    Returns:
+        dict[str, list[Candidate]]: Folder -> its configs, best
+        representative first (loads, ResNet-50, 1x, COCO, shortest name).
+    """
+    root = root or config_root()
+    found: Dict[str, List[Candidate]] = {}
+    for path in sorted(
+            glob.glob(osp.join(root, '**', '*.py'), recursive=True)):
+        rel = osp.relpath(path, root)
+        if '_base_' in rel.split(osp.sep):
+            continue
+        try:
+            cfg = Config.fromfile(path)
+        except Exception as e:
+            if 'rcnn' in osp.basename(rel).lower():
+                found.setdefault(rel.split(osp.sep)[0],
+                                 []).append(Candidate(rel, _short(e)))
+            continue
+        if 'model' in cfg and any(rcnn_stages(cfg.model)):
+            found.setdefault(rel.split(osp.sep)[0], []).append(Candidate(rel))
+    return {
+        method: sorted(candidates, key=_preference)
+        for method, candidates in sorted(found.items())
+    }
+
+
+def _preference(candidate: Candidate):
+    name = osp.basename(candidate.config)
+    unlike = ['r50' not in name, '1x' not in name, 'coco' not in name]
+    return (bool(candidate.load_error), *unlike, 'caffe'
+            in name, len(name), name)
+
+
+def _samplers_of(model) -> list:
+    from mmdet.models.roi_heads import BaseRoIHead
+    samplers = []
+    for module in model.modules():
+        if isinstance(module, BaseRoIHead):
+            found = getattr(module, 'bbox_sampler', None)
+            if isinstance(found, (list, tuple)):
+                samplers += found
+            elif found is not None:
+                samplers.append(found)
+    return samplers
+
+
+def _check_swap(variant: str, model, num_stages: int) -> None:
+    """The built model really mines with the sampler the variant asked."""
+    from mmdet.models.task_modules.samplers import \
+        OHEMSampler as MMDetOHEMSampler
+
+    from .samplers import OHEMSampler
+    if variant == 'shipped':
+        return
+    wanted = OHEMSampler if variant == 'mmohem' else MMDetOHEMSampler
+    samplers = _samplers_of(model)
+    if len(samplers) != num_stages or not all(
+            type(s) is wanted for s in samplers):
+        raise AssertionError(
+            f'the swap did not take: the built R-CNN samplers are '
+            f'{[type(s).__name__ for s in samplers]}, expected '
+            f'{num_stages} x {wanted.__module__}.{wanted.__name__}')
+
+
+def _short(error: BaseException) -> str:
+    message = ' '.join(str(error).split())
+    # mmengine prefixes build errors with the class chain; keep the cause
+    message = re.sub(r'^(class `\w+` in [\w.]+: )+', '', message)
+    return f'{type(error).__name__}: {message[:300]}'
+
+
+def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
+    """Build one variant of the config at ``path`` and train it one step."""
+    import torch
+    from mmdet.registry import MODELS
+    cfg = Config.fromfile(path)
+    stages = list(rcnn_stages(cfg.model))
+    if MAKERS[variant] is not None:
+        swap_samplers(cfg, MAKERS[variant])
+    torch.manual_seed(0)
+    try:
+        model = MODELS.build(cfg.model)
+    except Exception as e:
+        if variant == 'mmohem' and 'mmohem.OHEMSampler' in str(e):
+            return Outcome('refused', _short(e))
+        return Outcome('fails', 'at build: ' + _short(e))
+    try:
+        _check_swap(variant, model, len(stages))
+        loss, _ = train_step(model, synthetic_batch(cfg.model, size=size))
+    except Exception as e:
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return Outcome(
+            'fails', f'in the step ({osp.basename(where.filename)}:'
+            f'{where.lineno}): {_short(e)}')
+    return Outcome('trains', f'loss {loss:.3f}', _note(model))
+
+
+def _note(model) -> str:
+    """How mmohem's samplers adapted to this model's heads, if they did."""
+    from .samplers import OHEMSampler
+    notes = []
+    for sampler in _samplers_of(model):
+        if not isinstance(sampler, OHEMSampler):
+            continue
+        if sampler.cls_only_reason:
+            notes.append(f'ranks by loss_cls: {sampler.cls_only_reason}')
+        if sampler.scoring_inputs is not None:
+            doc = sampler.scoring_inputs.__doc__.split('\n')[0]
+            notes.append(f'scoring inputs: {doc}')
+    return '; '.join(dict.fromkeys(notes))  # unique, in order
+
+
+def is_regression(row: Row) -> bool:
+    shipped, mmohem = row.outcomes['shipped'], row.outcomes['mmohem']
+    return shipped.status == 'trains' and mmohem.status not in ('trains',
+                                                                'refused')
+
+
+def run_sweep(everything: bool = False,
+              only: Sequence[str] = (),
+              root: Optional[str] = None,
+              log: Callable[[str], None] = print) -> List[Row]:
+    """Sweep the configs (see the module doc).
+
+    Args:
+        everything (bool): All configs, not one per method folder.
+        only (Sequence[str]): Regular expressions; keep the configs whose
+            path matches one.
+        root (str, optional): Config folder; mmdet's installed configs by
+            default.
+        log (Callable): Progress output.
+
+    Returns:
+        list[Row]: One row per config swept.
+    """
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    root = root or config_root()
+    rows = []
+    for method, candidates in discover(root).items():
+        chosen = [
+            c for c in candidates
+            if not only or any(re.search(o, c.config) for o in only)
+        ]
+        for candidate in chosen if everything else chosen[:1]:
+            start = time.time()
+            if candidate.load_error:
+                skip = Outcome(
+                    'skipped',
+                    'the config does not load here: ' + candidate.load_error)
+                outcomes = {v: skip for v in VARIANTS}
+            else:
+                outcomes = _run_config(osp.join(root, candidate.config))
+            row = Row(method, candidate.config, outcomes,
+                      outcomes['mmohem'].note,
+                      time.time() - start)
+            rows.append(row)
+            log(f'[sweep] {row.config}: ' +
+                ', '.join(f'{v} {o.status}' for v, o in outcomes.items()) +
+                f' ({row.seconds:.0f} s)' +
+                ('  <- REGRESSION' if is_regression(row) else ''))
+    return rows
+
+
+def _run_config(path: str) -> Dict[str, Outcome]:
+    shipped = run_variant(path, 'shipped')
+    if shipped.status == 'fails' and shipped.detail.startswith('at build'):
+        skip = Outcome(
+            'skipped',
+            'the shipped config does not build here: ' + shipped.detail[10:])
+        return {v: skip for v in VARIANTS}
+    outcomes = {'shipped': shipped}
+    for variant in VARIANTS[1:]:
+        outcomes[variant] = run_variant(path, variant)
+    return outcomes
+
+
+def _cell(outcome: Outcome) -> str:
+    if outcome.status == 'trains':
+        return 'trains'
+    detail = outcome.detail.replace('|', '\\|')
+    return f'**{outcome.status}**: {detail}'
+
+
+def markdown(rows: Sequence[Row]) -> str:
+    """The compatibility table and its counts."""
+    lines = [
+        '| method | config | as shipped | mmohem.OHEMSampler | '
+        "mmdet's OHEMSampler | note |", '|---|---|---|---|---|---|'
+    ]
+    for row in rows:
+        cells = [_cell(row.outcomes[v]) for v in VARIANTS]
+        lines.append(f'| {row.method} | `{row.config}` | ' +
+                     ' | '.join(cells) + f' | {row.note} |')
+    return '\n'.join(lines)
+
+
+def counts(rows: Sequence[Row]) -> Dict[str, Dict[str, int]]:
+    """How many rows end in each status, per variant."""
+    result: Dict[str, Dict[str, int]] = {}
+    for variant in VARIANTS:
+        tally: Dict[str, int] = {}
+        for row in rows:
+            status = row.outcomes[variant].status
+            tally[status] = tally.get(status, 0) + 1
+        result[variant] = tally
+    return result

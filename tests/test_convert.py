@@ -1,0 +1,137 @@
+"""``mmohem convert``: one step turns OHEM on for any config, cascades
+included. The written config trains, mmohem's sampler is in every R-CNN
+stage of the dumped config, the RPN keeps RandomSampler, and the assigners
+are the source's."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from tiny_coco import make_tiny_coco, shrink_config
+
+from mmohem.config_swap import rcnn_stages
+from mmohem.convert import convert, resolve_config
+
+MMOHEM = osp.join(osp.dirname(sys.executable), 'mmohem')
+
+DOWNSTREAM = """\
+_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['my_project_module'],
+                      allow_failed_imports=False)
+model = dict(
+    roi_head=dict(bbox_head=dict(num_classes=80)),
+    train_cfg=dict(
+        rcnn=dict(
+            assigner=dict(pos_iou_thr=0.6, neg_iou_thr=0.6, min_pos_iou=0.6),
+            sampler=dict(num=256))))
+"""
+
+
+@pytest.fixture(scope='module')
+def tiny_coco(tmp_path_factory):
+    return make_tiny_coco(str(tmp_path_factory.mktemp('tiny_coco')))
+
+
+@pytest.fixture
+def downstream(tmp_path, monkeypatch):
+    """A downstream project's config, with a module of its own."""
+    project = tmp_path / 'project'
+    (project / 'configs').mkdir(parents=True)
+    (project / 'my_project_module.py').write_text('IMPORTED = True\n')
+    (project / 'configs' / 'my_faster.py').write_text(DOWNSTREAM)
+    monkeypatch.syspath_prepend(str(project))
+    return str(project / 'configs' / 'my_faster.py')
+
+
+def assigners(cfg):
+    return [stage['assigner'] for _, stage in rcnn_stages(cfg.model)]
+
+
+def samplers(cfg):
+    return [stage['sampler'] for _, stage in rcnn_stages(cfg.model)]
+
+
+@pytest.mark.parametrize('src, stages', [
+    ('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', 1),
+    ('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py', 3),
+    ('mmdet::htc/htc_r50_fpn_1x_coco.py', 3),
+    ('downstream', 1),
+])
+def test_converted_config_trains_with_ohem_in_every_stage(
+        src, stages, tiny_coco, downstream, tmp_path):
+    src = downstream if src == 'downstream' else src
+    source = Config.fromfile(resolve_config(src))
+    dst = str(tmp_path / 'out' / 'converted.py')
+    convert(src, dst, num=128, nms_iou_thr=0.6)
+
+    cfg = shrink_config(Config.fromfile(dst), tiny_coco, str(tmp_path))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert torch.isfinite(torch.tensor(loss))
+    assert 'val/coco/bbox_mAP' in runner.message_hub.log_scalars
+
+    dumped = Config.fromfile(osp.join(str(tmp_path), 'converted.py'))
+    assert [s['type'] for s in samplers(dumped)] == \
+        ['mmohem.OHEMSampler'] * stages
+    assert all(s['num'] == 128 and s['nms_iou_thr'] == 0.6
+               for s in samplers(dumped))
+    assert dumped.model.train_cfg.rpn.sampler.type == 'RandomSampler'
+    assert assigners(dumped) == assigners(source)
+    assert dumped.custom_imports.imports[-1] == 'mmohem'
+    # the built model mines with mmohem's sampler in every stage
+    built = runner.model.roi_head.bbox_sampler
+    built = built if isinstance(built, list) else [built]
+    assert [type(s).__name__ for s in built] == ['OHEMSampler'] * stages
+    assert all(type(s).__module__.startswith('mmohem') for s in built)
+    # 2 iterations x 2 images; HTC (interleaved) samples twice per stage,
+    # the second time among the refined boxes for its mask branch
+    calls = 8 if 'htc' in src else 4
+    for sampler in built:
+        assert len(sampler.pop_stats()) == calls
+
+
+def test_converted_downstream_config_keeps_its_imports_and_changes(
+        downstream, tmp_path):
+    dst = str(tmp_path / 'converted.py')
+    convert(downstream, dst)
+    cfg = Config.fromfile(dst)
+    assert cfg.custom_imports.imports == ['my_project_module', 'mmohem']
+    assert cfg.model.train_cfg.rcnn.assigner.pos_iou_thr == 0.6
+    # the source's num is kept when --num is not given
+    assert cfg.model.train_cfg.rcnn.sampler.num == 256
+    # inherits through a path relative to the written file
+    assert "_base_ = 'project/configs/my_faster.py'" in open(dst).read()
+
+
+def test_cli_refuses_bad_input_and_writes_nothing(tmp_path):
+    dst = tmp_path / 'x.py'
+
+    def run(*args):
+        return subprocess.run([MMOHEM, 'convert', *args],
+                              capture_output=True,
+                              text=True,
+                              timeout=300)
+
+    retina = run('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', '-o',
+                 str(dst))
+    assert retina.returncode == 2
+    assert 'has no R-CNN sampler' in retina.stderr
+    bad = run('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', '-o',
+              str(dst), '--neg-pos-ub', '-5')
+    assert bad.returncode == 2
+    assert 'neg_pos_ub' in bad.stderr and 'ratio, not a count' in bad.stderr
+    missing = run('mmdet::faster_rcnn/nope.py', '-o', str(dst))
+    assert missing.returncode == 2 and 'no config file' in missing.stderr
+    assert not dst.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # no temp file left
+
+    dst.write_text('# mine\n')
+    exists = run('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', '-o',
+                 str(dst))
+    assert exists.returncode == 2 and '--force' in exists.stderr
+    assert dst.read_text() == '# mine\n'
