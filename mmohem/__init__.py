@@ -21,7 +21,7 @@ from .config_files import config_path, list_configs  # noqa: E402
 from .cpu_distributed import init_cpu_process_group  # noqa: E402
 from .hooks import FiniteLossHook  # noqa: E402
 from .registry import HOOKS, TASK_UTILS  # noqa: E402
-from .samplers import OHEMSampler  # noqa: E402
+from .samplers import OHEMSampler, register_scoring_inputs  # noqa: E402
 
 safe_checkpoint.install()
 proposal_file_check.install()
@@ -29,5 +29,5 @@ init_cpu_process_group()
 
 __all__ = [
     '__version__', 'OHEMSampler', 'FiniteLossHook', 'TASK_UTILS', 'HOOKS',
-    'config_path', 'list_configs'
+    'config_path', 'list_configs', 'register_scoring_inputs'
 ]

@@ -67,12 +67,17 @@ def synthetic_batch(model_cfg: dict,
         batch_size=batch_size,
         image_shapes=(3, size, size),
         num_items=[3] * batch_size,
-        num_classes=num_classes,
+        num_classes=max(num_classes, 2),
         with_mask=with_mask,
         with_semantic=with_semantic)
+    generator = torch.Generator().manual_seed(0)
+    for sample in batch['data_samples']:
+        # mmdet's helper never draws label 0 and fails for one class
+        labels = sample.gt_instances.labels
+        sample.gt_instances.labels = torch.randint(
+            0, num_classes, labels.shape, generator=generator)
     detector = model_cfg.get('detector', model_cfg)
     if detector.get('rpn_head') is None:
-        generator = torch.Generator().manual_seed(0)
         for sample in batch['data_samples']:
             xy = torch.rand(num_proposals, 2, generator=generator) * size
             wh = torch.rand(num_proposals, 2, generator=generator) * size / 2

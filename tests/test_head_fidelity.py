@@ -15,6 +15,7 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from mmohem.config_swap import swap_samplers
@@ -39,6 +40,7 @@ def build_roi_head(config: str):
     head_cfg = cfg.model.roi_head
     head_cfg.update(
         train_cfg=cfg.model.train_cfg.rcnn, test_cfg=cfg.model.test_cfg.rcnn)
+    init_default_scope('mmdet')
     head = MODELS.build(head_cfg)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
