@@ -72,7 +72,8 @@ def _convert(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     import time
 
-    from mmohem.sweep import counts, is_regression, markdown, run_sweep
+    from mmohem.sweep import (counts, is_regression, markdown, run_sweep,
+                              write_markdown)
     start = time.time()
     rows = run_sweep(everything=args.all, only=args.only)
     elapsed = time.time() - start
@@ -83,8 +84,7 @@ def _sweep(args: argparse.Namespace) -> int:
         for variant, tally in counts(rows).items()))
     print('\n' + text + '\n\n' + summary)
     if args.markdown:
-        with open(args.markdown, 'w') as f:
-            f.write(text + '\n\n' + summary + '\n')
+        write_markdown(args.markdown, text + '\n\n' + summary)
     regressions = [row.config for row in rows if is_regression(row)]
     if regressions:
         print(
@@ -231,7 +231,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     sweep.add_argument('--all', action='store_true', help='every config')
     sweep.add_argument(
         '--only', nargs='+', default=(), help='regexes on config paths')
-    sweep.add_argument('--markdown', help='write the table to this file')
+    sweep.add_argument(
+        '--markdown',
+        help='write the table to this file; in a file that has the markers '
+        '<!-- sweep:begin --> and <!-- sweep:end -->, only what is between '
+        'them is replaced (docs/compatibility.md)')
     sweep.set_defaults(func=_sweep)
     args = parser.parse_args(argv)
     args.argv = argv

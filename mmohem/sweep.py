@@ -154,9 +154,13 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
     stages = list(rcnn_stages(cfg.model))
     if MAKERS[variant] is not None:
         swap_samplers(cfg, MAKERS[variant])
+    _no_pretrained(cfg.model)
     torch.manual_seed(0)
     try:
         model = MODELS.build(cfg.model)
+        # random, but initialised as the config says (some modules are
+        # left uninitialised until init_weights, e.g. DetectoRS's SAC)
+        model.init_weights()
     except Exception as e:
         if variant == 'mmohem' and 'mmohem.OHEMSampler' in str(e):
             return Outcome('refused', _short(e))
@@ -170,6 +174,22 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
             'fails', f'in the step ({osp.basename(where.filename)}:'
             f'{where.lineno}): {_short(e)}')
     return Outcome('trains', f'loss {loss:.3f}', _note(model))
+
+
+def _no_pretrained(tree) -> None:
+    """Drop checkpoint loading from a model config, in place (no
+    downloads: the sweep trains from random weights)."""
+    if isinstance(tree, dict):
+        for key, value in list(tree.items()):
+            if key == 'pretrained' and isinstance(value, str) or (
+                    key == 'init_cfg' and isinstance(value, dict)
+                    and value.get('type') == 'Pretrained'):
+                tree[key] = None
+            else:
+                _no_pretrained(value)
+    elif isinstance(tree, (list, tuple)):
+        for value in tree:
+            _no_pretrained(value)
 
 
 def _note(model) -> str:
@@ -304,3 +324,20 @@ def counts(rows: Sequence[Row]) -> Dict[str, Dict[str, int]]:
             tally[status] = tally.get(status, 0) + 1
         result[variant] = tally
     return result
+
+
+BEGIN, END = '<!-- sweep:begin -->', '<!-- sweep:end -->'
+
+
+def write_markdown(path: str, text: str) -> None:
+    """Write ``text`` to ``path``, or between its sweep markers if it has
+    them (so a document keeps its prose around the table)."""
+    body = text + '\n'
+    if osp.isfile(path):
+        with open(path) as f:
+            old = f.read()
+        if BEGIN in old and END in old:
+            head, rest = old.split(BEGIN, 1)
+            body = f'{head}{BEGIN}\n{text}\n{END}{rest.split(END, 1)[1]}'
+    with open(path, 'w') as f:
+        f.write(body)

@@ -93,3 +93,40 @@ def test_refuses_a_model_without_mmohem_sampler(data, tmp_path):
 def test_bad_arguments(bad):
     with pytest.raises(ValueError, match='mmohem.MiningStatsHook'):
         MiningStatsHook(**bad)
+
+
+def test_statistics_reach_tensorboard(data, tmp_path):
+    """With the `tensorboard` extra installed, TensorBoard's event file holds
+    the same mining statistics as the local backend."""
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    cfg = tiny('faster_rcnn_ohem_r50.py', data, str(tmp_path), interval=1)
+    cfg.visualizer.vis_backends = [
+        dict(type='LocalVisBackend'),
+        dict(type='TensorboardVisBackend')
+    ]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+    events = glob.glob(
+        osp.join(runner.log_dir, 'vis_data', '**', 'events.out.tfevents.*'),
+        recursive=True)
+    assert events, 'no TensorBoard event file was written'
+    board = EventAccumulator(osp.dirname(events[0]))
+    board.Reload()
+    # what the local backend wrote, per iteration (the logger's smoothed
+    # values; every backend gets the same)
+    with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+        local = [json.loads(line) for line in f]
+    local = [r for r in local if 'ohem_fg_fraction' in r]
+    assert [r['step'] for r in local] == [1, 2]
+    for key in LOGGED:
+        tag = f'ohem_{key}'
+        assert tag in board.Tags()['scalars'], (tag, board.Tags())
+        written = board.Scalars(tag)
+        assert [e.step for e in written] == [1, 2]
+        for event, record in zip(written, local):
+            assert event.value == pytest.approx(record[tag], rel=1e-5), tag
+    # the first iteration's value is that iteration's mean over the images
+    first = runner.message_hub.get_scalar('train/ohem_num_selected')
+    assert board.Scalars('ohem_num_selected')[0].value == first.data[0][0]

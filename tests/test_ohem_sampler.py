@@ -151,6 +151,43 @@ def test_per_roi_loss_equals_head_loss(loss_cls, loss_bbox, decoded, agnostic):
     assert torch.allclose(ours, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_per_roi_loss_of_seesaw_puts_the_class_term_on_foreground_rows():
+    """SeesawLoss returns two terms, the class term on foreground rows only:
+    each RoI gets its objectness term, foreground RoIs their class term too,
+    and the totals equal the loss module's own sum."""
+    seesaw = dict(
+        type='SeesawLoss',
+        p=0.8,
+        q=2.0,
+        num_classes=NUM_CLASSES,
+        loss_weight=1.0)
+    head = build_roi_head(
+        dict(BBOX_HEAD, loss_cls=seesaw), loss_keys=('loss_cls', ))
+    bbox_head = head.bbox_head
+    feats, proposals, gt = random_image(seed=9)
+    result = head.bbox_sampler.sample(
+        assign(proposals, gt), proposals, gt, feats=feats)
+    rois = bbox2roi([result.priors])
+    labels = bbox_head.get_targets([result], head.train_cfg)[0]
+    head.eval()
+    with torch.no_grad():
+        cls, reg = bbox_head(head.bbox_roi_extractor(feats, rois))
+    fg = labels < NUM_CLASSES
+    assert 0 < fg.sum() < len(labels)
+
+    def fresh():  # the loss counts samples: start each call from the same
+        return copy.deepcopy(bbox_head.loss_cls)
+
+    ours = per_roi_loss(bbox_head, cls, reg, rois, labels,
+                        torch.zeros(len(labels), 4), ('loss_cls', ))
+    terms = fresh()(cls, labels, reduction_override='sum')
+    assert ours.sum() == pytest.approx(float(sum(terms.values())), rel=1e-5)
+    objectness = torch.nn.functional.cross_entropy(
+        cls[:, -2:], (labels == NUM_CLASSES).long(), reduction='none')
+    assert torch.allclose(ours[~fg], objectness[~fg], atol=1e-6)
+    assert (ours[fg] > objectness[fg] + 1e-6).all()
+
+
 def test_loss_keys_select_the_ranking_terms():
     feats, proposals, gt = random_image(seed=9)
     totals = {}

@@ -70,3 +70,15 @@ def test_a_row_where_mmohem_breaks_a_training_config_is_a_regression():
     assert not is_regression(row(trains, refused))
     assert not is_regression(row(trains, trains))
     assert not is_regression(row(fails, fails))
+
+
+def test_markdown_goes_between_the_markers_and_keeps_the_prose(tmp_path):
+    from mmohem.sweep import BEGIN, END, write_markdown
+    doc = tmp_path / 'compatibility.md'
+    doc.write_text(f'# Title\n\nprose\n\n{BEGIN}\nold table\n{END}\n\nmore\n')
+    write_markdown(str(doc), '| new | table |')
+    assert doc.read_text() == (f'# Title\n\nprose\n\n{BEGIN}\n| new | table |'
+                               f'\n{END}\n\nmore\n')
+    plain = tmp_path / 'plain.md'
+    write_markdown(str(plain), '| t |')
+    assert plain.read_text() == '| t |\n'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (or check) the project's virtual environment: torch, mmcv with
-# compiled ops, mmengine, mmdet, pycocotools, openmim and mmohem (editable).
+# compiled ops, mmengine, mmdet, pycocotools, openmim, tensorboard and mmohem
+# (editable).
 #
 # Usage: bash tools/bootstrap.sh          # creates ./.venv if needed
 #        MMOHEM_VENV=/path bash tools/bootstrap.sh
@@ -50,8 +51,9 @@ if ! "$py" -c 'import mmcv.ops' 2>/dev/null; then
         "${pip[@]}" -qq --no-build-isolation mmcv
 fi
 
-log "installing mmdet, mmengine, pycocotools, openmim and mmohem (editable)"
-"${pip[@]}" -qq -e "$root[tests,mim]"
+log "installing mmdet, mmengine, pycocotools, openmim, tensorboard and" \
+    "mmohem (editable)"
+"${pip[@]}" -qq -e "$root[tests,mim,tensorboard]"
 # openmim drags in openxlab, which pins an old setuptools; mmcv and torch
 # need the newer one back.
 "${pip[@]}" -qq setuptools

@@ -8,14 +8,23 @@ from torch import Tensor, nn
 LOSS_KEYS = ('loss_cls', 'loss_bbox')
 
 
-def _per_row(loss) -> Tensor:
-    """Sum an unreduced loss (tensor or dict of tensors) to one value/row."""
+def _per_row(loss, is_fg: Tensor) -> Tensor:
+    """Sum an unreduced loss (tensor or dict of tensors) to one value/row.
+
+    A term with one value per foreground RoI only (SeesawLoss computes its
+    class term on the foreground rows) is put back in those rows; a 0-dim
+    term (the same loss when there is no foreground) adds nothing.
+    """
     if isinstance(loss, dict):
         # e.g. SeesawLoss returns several named terms
         terms = [v for k, v in loss.items() if 'loss' in k]
-        loss = sum(_per_row(t) for t in terms)
+        return sum(_per_row(t, is_fg) for t in terms)
+    if loss.dim() == 0:
+        return loss.expand(is_fg.shape)
     if loss.dim() > 1:
         loss = loss.flatten(1).sum(1)
+    if loss.shape[0] != is_fg.shape[0]:
+        loss = loss.new_zeros(is_fg.shape).masked_scatter(is_fg, loss)
     return loss
 
 
@@ -58,7 +67,7 @@ def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
         if 'loss_cls' in loss_keys:
             loss_cls = bbox_head.loss_cls(
                 cls_score.float(), cls_labels, reduction_override='none')
-            total = total + _per_row(loss_cls).float()
+            total = total + _per_row(loss_cls, is_fg).float()
         if 'loss_bbox' in loss_keys:
             if not isinstance(bbox_pred, Tensor):
                 raise TypeError(
@@ -81,7 +90,8 @@ def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
             else:
                 targets = bbox_head.bbox_coder.encode(priors, targets)
             loss_bbox = _per_row(
-                bbox_head.loss_bbox(pred, targets, reduction_override='none'))
+                bbox_head.loss_bbox(pred, targets, reduction_override='none'),
+                is_fg)
             total = total + torch.where(is_fg, loss_bbox.float(),
                                         loss_bbox.new_zeros(()).float())
     return total
