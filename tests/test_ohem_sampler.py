@@ -397,3 +397,27 @@ def test_stats_buffer_is_bounded():
     sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
     assert len(sampler.pop_stats()) == sampler.stats.maxlen
     assert sampler.pop_stats() == []
+
+
+def test_pool_statistics_count_far_and_easy_candidates():
+    head = build_roi_head(num=32)
+    feats, proposals, gt = random_image(seed=21)
+    assigned = assign(proposals, gt)
+    sampler = head.bbox_sampler
+    sampler.sample(assigned, proposals, gt, feats=feats)
+    stats = sampler.pop_stats()[0]
+    # the candidates: the GT boxes (IoU 1 with themselves), then proposals
+    overlaps = assigned.max_overlaps  # extended with the GT rows by sample
+    boxes = torch.cat([gt.bboxes, proposals.priors])
+    labels = torch.where(assigned.gt_inds > 0, assigned.labels,
+                         torch.full_like(assigned.labels, NUM_CLASSES))
+    targets = gt.bboxes[(assigned.gt_inds - 1).clamp(min=0)]
+    with torch.no_grad():
+        loss = sampler._score(feats, boxes, labels, targets)
+    n = len(boxes)
+    assert len(overlaps) == n
+    far = (overlaps < 0.1).sum().item() / n
+    easy = (loss < 0.1).sum().item() / n
+    assert 0 < far < 1 and 0 < easy < 1
+    assert stats['far_bg_fraction'].item() == pytest.approx(far)
+    assert stats['easy_fraction'].item() == pytest.approx(easy)

@@ -27,11 +27,15 @@ class Variant(NamedTuple):
             (``random``, ``mmdetohem`` or ``ohem``).
         change (str): What differs from ``base``, for the table.
         options (dict): Config overrides (``--cfg-options`` style keys).
+        regimes (tuple): The regimes it applies to.
     """
     base: str
     change: str
     options: dict = {}
+    regimes: tuple = ('fast', 'faster')
 
+
+RESEARCH = {SAMPLER + 'type': 'mmohem.ResearchOHEMSampler'}
 
 VARIANTS: Dict[str, Variant] = {
     'random':
@@ -59,6 +63,30 @@ VARIANTS: Dict[str, Variant] = {
     Variant('ohem', 'num=32', {SAMPLER + 'num': 32}),
     'num128':
     Variant('ohem', 'num=128', {SAMPLER + 'num': 128}),
+    # end-to-end remedies: bring back a pool worth mining
+    'pool2000':
+    Variant(
+        'ohem',
+        'twice the train-time RPN proposals (2000 per image)', {
+            'model.train_cfg.rpn_proposal.nms_pre': 4000,
+            'model.train_cfg.rpn_proposal.max_per_img': 2000
+        },
+        regimes=('faster', )),
+    'random_rois':
+    Variant(
+        'ohem',
+        '+1000 random boxes per image among the candidates', {
+            **RESEARCH, SAMPLER + 'num_random_rois': 1000
+        },
+        regimes=('faster', )),
+    'warmup':
+    Variant('ohem', 'random sampling (1:3) for the first 100 iterations', {
+        **RESEARCH, SAMPLER + 'warmup_iters': 100
+    }),
+    'half_random':
+    Variant('ohem', 'half the budget hard, half random', {
+        **RESEARCH, SAMPLER + 'random_fraction': 0.5
+    }),
 }
 
 
@@ -100,6 +128,11 @@ def run_ablation(names: Sequence[str],
     if unknown:
         raise ValueError(f'unknown ablation variant(s) {unknown}; known: '
                          f"{', '.join(VARIANTS)}")
+    elsewhere = [n for n in names if regime not in VARIANTS[n].regimes]
+    if elsewhere:
+        raise ValueError(f'variant(s) {elsewhere} apply to the '
+                         f"{'/'.join(VARIANTS[elsewhere[0]].regimes)} "
+                         f'regime only, not {regime!r}')
     spec = spec or ShapesSpec()
     data_root = osp.join(work_dir, 'data')
     prepare_data(spec, data_root)

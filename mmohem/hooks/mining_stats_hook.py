@@ -8,7 +8,8 @@ from .ohem_samplers import ohem_samplers
 
 # per-image statistics averaged over an interval, logged as train/ohem_<key>
 LOGGED = ('fg_fraction', 'loss_selected', 'loss_all', 'num_candidates',
-          'num_kept', 'num_selected', 'num_nonfinite')
+          'num_kept', 'num_selected', 'num_nonfinite', 'far_bg_fraction',
+          'easy_fraction')
 
 
 @HOOKS.register_module()

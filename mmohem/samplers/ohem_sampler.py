@@ -1,7 +1,7 @@
 import logging
 from collections import deque
 from numbers import Real
-from typing import Deque, Dict, List, Optional, Sequence, Union
+from typing import Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.task_modules.assigners import AssignResult
@@ -13,13 +13,18 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ..registry import TASK_UTILS
-from .hard_selection import select_hard
+from .hard_selection import HardSelection, select_hard
 from .head_support import check_head, predicts_box_deltas
 from .roi_loss import LOSS_KEYS, per_roi_loss
 from .scoring_mode import read_only
 
 # Per-image mining statistics kept for hooks between two reads.
 MAX_STATS = 256
+# Statistics of the candidate pool: "far" background overlaps no object by
+# FAR_IOU or more (Fast R-CNN's bg_lo); an "easy" RoI's loss is below
+# EASY_LOSS (about 90 % probability on its class, a near-exact box).
+FAR_IOU = 0.1
+EASY_LOSS = 0.1
 
 
 @TASK_UTILS.register_module()
@@ -189,20 +194,8 @@ class OHEMSampler(BaseSampler):
             raise ValueError(
                 'mmohem.OHEMSampler needs the image features: call sample() '
                 'with feats=[...] as StandardRoIHead and CascadeRoIHead do.')
-        priors = pred_instances.priors
-        gt_bboxes = gt_instances.bboxes
-        if len(priors.shape) < 2:
-            priors = priors[None, :]
-        gt_flags = priors.new_zeros((priors.shape[0], ), dtype=torch.uint8)
-        if self.add_gt_as_proposals and len(gt_bboxes) > 0:
-            if isinstance(gt_bboxes, BaseBoxes) and isinstance(
-                    priors, BaseBoxes):
-                gt_bboxes = gt_bboxes.convert_to(type(priors))
-            priors = cat_boxes([gt_bboxes, priors], dim=0)
-            assign_result.add_gt_(gt_instances.labels)
-            gt_flags = torch.cat(
-                [priors.new_ones(len(gt_bboxes), dtype=torch.uint8), gt_flags])
-
+        priors, gt_flags = self._candidates(assign_result, pred_instances,
+                                            gt_instances, feats)
         boxes = get_box_tensor(priors)
         num_classes = self.bbox_head.num_classes
         gt_inds = assign_result.gt_inds
@@ -220,16 +213,9 @@ class OHEMSampler(BaseSampler):
             targets = boxes  # no foreground: targets are never used
 
         loss = self._score(feats, boxes, groups, targets)
-        selection = select_hard(
-            loss,
-            boxes,
-            groups,
-            num_classes,
-            self.num,
-            pos_fraction=self.pos_fraction,
-            nms_iou_thr=self.nms_iou_thr,
-            neg_pos_ub=self.neg_pos_ub)
-        self._record(loss, groups <= num_classes, selection, boxes)
+        selection = self._select(loss, boxes, groups)
+        self._record(loss, groups <= num_classes, selection, boxes,
+                     assign_result.max_overlaps)
         return SamplingResult(
             pos_inds=selection.pos_inds,
             neg_inds=selection.neg_inds,
@@ -237,6 +223,40 @@ class OHEMSampler(BaseSampler):
             gt_bboxes=gt_instances.bboxes,
             assign_result=assign_result,
             gt_flags=gt_flags)
+
+    def _candidates(self, assign_result: AssignResult,
+                    pred_instances: InstanceData, gt_instances: InstanceData,
+                    feats: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        """The candidate RoIs and their GT flags: the proposals, after the
+        ground-truth boxes when ``add_gt_as_proposals`` (``assign_result``
+        is extended to match, as ``BaseSampler.sample`` does)."""
+        priors = pred_instances.priors
+        gt_bboxes = gt_instances.bboxes
+        if len(priors.shape) < 2:
+            priors = priors[None, :]
+        gt_flags = priors.new_zeros((priors.shape[0], ), dtype=torch.uint8)
+        if self.add_gt_as_proposals and len(gt_bboxes) > 0:
+            if isinstance(gt_bboxes, BaseBoxes) and isinstance(
+                    priors, BaseBoxes):
+                gt_bboxes = gt_bboxes.convert_to(type(priors))
+            priors = cat_boxes([gt_bboxes, priors], dim=0)
+            assign_result.add_gt_(gt_instances.labels)
+            gt_flags = torch.cat(
+                [priors.new_ones(len(gt_bboxes), dtype=torch.uint8), gt_flags])
+        return priors, gt_flags
+
+    def _select(self, loss: Tensor, boxes: Tensor,
+                groups: Tensor) -> HardSelection:
+        """The hardest RoIs under this sampler's settings."""
+        return select_hard(
+            loss,
+            boxes,
+            groups,
+            self.bbox_head.num_classes,
+            self.num,
+            pos_fraction=self.pos_fraction,
+            nms_iou_thr=self.nms_iou_thr,
+            neg_pos_ub=self.neg_pos_ub)
 
     def _bbox_forward(self, feats: Sequence[Tensor], rois: Tensor,
                       inputs: dict) -> dict:
@@ -268,15 +288,21 @@ class OHEMSampler(BaseSampler):
                                  self.loss_keys))
         return torch.cat(losses)
 
-    def _record(self, loss: Tensor, valid: Tensor, selection,
-                boxes: Tensor) -> None:
+    def _record(self, loss: Tensor, valid: Tensor, selection: HardSelection,
+                boxes: Tensor, max_overlaps: Tensor) -> None:
         """Keep this image's mining statistics as device tensors (no sync)."""
         selected = torch.cat([selection.pos_inds, selection.neg_inds])
         finite = torch.isfinite(loss) & valid
         num_selected = selected.numel()
+        num_valid = valid.sum().clamp(min=1)
         self.stats.append(
             dict(
                 num_candidates=valid.sum(),
+                # what there is to mine: candidates far from every object,
+                # and candidates the head already gets right
+                far_bg_fraction=(valid & (max_overlaps < FAR_IOU)).sum() /
+                num_valid,
+                easy_fraction=(finite & (loss < EASY_LOSS)).sum() / num_valid,
                 num_kept=selection.num_kept,
                 num_selected=loss.new_tensor(num_selected),
                 fg_fraction=loss.new_tensor(selection.pos_inds.numel() /
@@ -293,6 +319,9 @@ class OHEMSampler(BaseSampler):
         Returns:
             list[dict[str, Tensor]]: One dict per image, oldest first, with
             0-dim tensors on the features' device: ``num_candidates``,
+            ``far_bg_fraction`` (candidates whose IoU with every object is
+            below 0.1) and ``easy_fraction`` (candidates whose loss is below
+            0.1), both shares of the candidates,
             ``num_kept`` (after NMS), ``num_selected``, ``fg_fraction`` (of
             the selection), ``loss_selected`` and ``loss_all`` (mean finite
             loss of the selection and of all candidates) and
