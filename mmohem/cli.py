@@ -118,6 +118,13 @@ def _ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_options(command: argparse.ArgumentParser, work_dir: str) -> None:
+    """Where the shapes runs go and how large their data set is."""
+    command.add_argument('--work-dir', default=work_dir)
+    command.add_argument('--num-train', type=int, default=400)
+    command.add_argument('--num-val', type=int, default=100)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog='mmohem',
@@ -150,9 +157,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         nargs='+',
         default=[0],
         help='one or more seeds; the table shows mean ± std over them')
-    demo.add_argument('--work-dir', default='work_dirs/demo')
-    demo.add_argument('--num-train', type=int, default=400)
-    demo.add_argument('--num-val', type=int, default=100)
+    _add_run_options(demo, 'work_dirs/demo')
     demo.set_defaults(func=_demo)
     ablate = commands.add_parser(
         'ablate',
@@ -168,15 +173,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     ablate.add_argument('--regime', choices=['fast', 'faster'], default='fast')
     ablate.add_argument('--seed', type=int, nargs='+', default=[0, 1, 2])
     ablate.add_argument('--iters', type=int, default=400)
-    ablate.add_argument('--work-dir', default='work_dirs/ablation')
+    _add_run_options(ablate, 'work_dirs/ablation')
     ablate.add_argument(
         '--results',
         default='benchmarks/results/ablation.json',
         help='JSON file that collects every run')
     ablate.add_argument(
         '--force', action='store_true', help='rerun recorded runs')
-    ablate.add_argument('--num-train', type=int, default=400)
-    ablate.add_argument('--num-val', type=int, default=100)
     ablate.set_defaults(func=_ablate)
 
     convert = commands.add_parser(

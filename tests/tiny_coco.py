@@ -174,3 +174,22 @@ def cli_options(options: dict) -> list:
         return str(value)
 
     return [f'{key}={text(value)}' for key, value in options.items()]
+
+
+def train_two_iterations(cfg, root: str, work_dir: str):
+    """Shrink ``cfg`` to the tiny set, train it (2 iterations, then one
+    validation) and check that it did.
+
+    Returns:
+        Runner: The runner after training.
+    """
+    import torch
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(shrink_config(cfg, root, work_dir))
+    runner.train()
+    assert runner.iter == 2
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert torch.isfinite(torch.tensor(loss))
+    # the val loop ran CocoMetric on the tiny set
+    assert 'val/coco/bbox_mAP' in runner.message_hub.log_scalars
+    return runner

@@ -79,10 +79,23 @@ def train_one(config: str,
                                                len(times) - 1):]),
         peak_mib=peak,
         loss=[float(v) for v in losses],
+        mining=_mining_stats(hub),
         log_dir=runner.log_dir)
     with open(osp.join(work_dir, 'result.json'), 'w') as f:
         json.dump(result, f)
     return result
+
+
+def _mining_stats(hub) -> dict:
+    """MiningStatsHook's ``train/ohem_*`` scalars, averaged over the run's
+    last quarter (what the pool looks like once the head has learnt)."""
+    stats = {}
+    for key, buffer in hub.log_scalars.items():
+        if key.startswith('train/ohem_'):
+            values, _ = buffer.data
+            tail = values[-max(1, len(values) // 4):]
+            stats[key[len('train/ohem_'):]] = float(tail.mean())
+    return stats
 
 
 def main(argv=None) -> None:
