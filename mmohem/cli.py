@@ -100,7 +100,17 @@ def _ablate(args: argparse.Namespace) -> int:
     from mmohem.demo.shapes import ShapesSpec
     if args.list:
         for name, variant in VARIANTS.items():
-            print(f'{name:12s} {variant.change}')
+            print(f"{name:12s} {variant.change} ({'/'.join(variant.regimes)})")
+        return 0
+    if args.table:
+        from mmohem.demo.ablation import load_results
+        from mmohem.demo.plots import draw_ablation
+        results = load_results(args.results)
+        print(ablation_table(results, args.regime, args.variants or None))
+        if args.plot:
+            draw_ablation(results, args.regime, args.variants
+                          or list(VARIANTS), args.plot)
+            print(f'plot: {args.plot}')
         return 0
     if not args.variants:
         raise SystemExit('mmohem ablate: name at least one variant '
@@ -170,6 +180,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ablate.add_argument('variants', nargs='*', help='variant names')
     ablate.add_argument(
         '--list', action='store_true', help='list the variants and exit')
+    ablate.add_argument(
+        '--table',
+        action='store_true',
+        help='print the recorded results of the regime (the named variants, '
+        'or all) and exit; nothing is trained')
+    ablate.add_argument('--plot', help='with --table: draw the AP bars here')
     ablate.add_argument('--regime', choices=['fast', 'faster'], default='fast')
     ablate.add_argument('--seed', type=int, nargs='+', default=[0, 1, 2])
     ablate.add_argument('--iters', type=int, default=400)

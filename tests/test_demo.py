@@ -1,6 +1,7 @@
 """`mmohem demo` on the smoke budget: the table, the results and the
 pictures exist and hold finite numbers (a smoke test: it checks that the
 pipeline runs end to end, not what it measures)."""
+import glob
 import json
 import math
 import os.path as osp
@@ -67,3 +68,37 @@ def test_end_to_end_regime_trains(tmp_path):
     assert len(result['loss']) == 4
     assert all(math.isfinite(v) for v in result['loss'])
     assert 'ohem_fg_fraction' in proc.stdout + proc.stderr
+
+
+def test_ablate_records_a_row_applies_its_change_and_skips_it_next_time(
+        tmp_path):
+    results = tmp_path / 'ablation.json'
+    args = [
+        MMOHEM, 'ablate', 'ratio', '--seed', '0', '--iters', '2',
+        '--num-train', '4', '--num-val', '2', '--work-dir',
+        str(tmp_path / 'work'), '--results',
+        str(results)
+    ]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
+    with open(results) as f:
+        run = json.load(f)['fast']['ratio']['0']
+    assert run['iters'] == 2 and run['variant'] == 'ratio'
+    assert math.isfinite(run['AP'])
+    assert 0 <= run['mining']['fg_fraction'] <= 0.25  # the row's change
+    dumped = glob.glob(
+        str(tmp_path / 'work' / 'fast' / 'ratio' / 'seed0' / '*.py'))
+    assert 'pos_fraction=0.25' in open(dumped[0]).read()
+
+    again = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0
+    assert 'recorded, skipped' in again.stdout
+    assert '| `ratio` | ratio mode: pos_fraction=0.25 | 0 |' in again.stdout
+
+    wrong = subprocess.run(
+        args[:2] + ['pool2000', '--regime', 'fast'] + args[3:],
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert wrong.returncode != 0
+    assert "apply to the faster regime only, not 'fast'" in wrong.stderr

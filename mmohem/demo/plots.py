@@ -92,3 +92,30 @@ def draw_gallery(runs: Sequence[Tuple[str, str]],
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def draw_ablation(results: dict, regime: str, names: Sequence[str],
+                  path: str) -> str:
+    """AP of each recorded ablation variant of ``regime``: mean over seeds
+    (bar), one standard deviation (error bar) and every seed (dots)."""
+    runs = results.get(regime, {})
+    names = [n for n in names if runs.get(n)]
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 2), 4.5))
+    for x, name in enumerate(names):
+        values = [100 * r['AP'] for r in runs[name].values()]
+        err = statistics.stdev(values) if len(values) > 1 else 0
+        colour = 'tab:green' if name == 'ohem' else ('tab:gray' if name in (
+            'random', 'mmdetohem') else 'tab:blue')
+        ax.bar(
+            x, statistics.mean(values), 0.7, yerr=err, capsize=3, color=colour)
+        ax.plot([x] * len(values), values, 'k.', markersize=4)
+    ax.set_xticks(
+        range(len(names)), names, rotation=30, ha='right', fontsize=8)
+    ax.set(
+        title=f'{regime}: COCO AP on val, mean ± std over seeds '
+        '(dots: seeds)',
+        ylabel='AP (%)')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
