@@ -131,7 +131,8 @@ def _check_swap(variant: str, model, num_stages: int) -> None:
         return
     wanted = OHEMSampler if variant == 'mmohem' else MMDetOHEMSampler
     samplers = _samplers_of(model)
-    if len(samplers) != num_stages or not all(
+    # a wrapper may build its detector twice (SoftTeacher: teacher, student)
+    if not samplers or len(samplers) % num_stages or not all(
             type(s) is wanted for s in samplers):
         raise AssertionError(
             f'the swap did not take: the built R-CNN samplers are '
@@ -141,6 +142,7 @@ def _check_swap(variant: str, model, num_stages: int) -> None:
 
 def _short(error: BaseException) -> str:
     message = ' '.join(str(error).split())
+    message = message.split(', the current sys.path is')[0]
     # mmengine prefixes build errors with the class chain; keep the cause
     message = re.sub(r'^(class `\w+` in [\w.]+: )+', '', message)
     return f'{type(error).__name__}: {message[:300]}'
@@ -155,6 +157,7 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
     if MAKERS[variant] is not None:
         swap_samplers(cfg, MAKERS[variant])
     _no_pretrained(cfg.model)
+    _single_process(cfg.model)
     torch.manual_seed(0)
     try:
         model = MODELS.build(cfg.model)
@@ -190,6 +193,19 @@ def _no_pretrained(tree) -> None:
     elif isinstance(tree, (list, tuple)):
         for value in tree:
             _no_pretrained(value)
+
+
+def _single_process(tree) -> None:
+    """SyncBN -> BN, in place: the sweep runs in one process, where
+    synchronized batch norm cannot be built."""
+    if isinstance(tree, dict):
+        if tree.get('type') in ('SyncBN', 'MMSyncBN'):
+            tree['type'] = 'BN'
+        for value in tree.values():
+            _single_process(value)
+    elif isinstance(tree, (list, tuple)):
+        for value in tree:
+            _single_process(value)
 
 
 def _note(model) -> str:

@@ -6,9 +6,11 @@ annotations the model's heads need: masks for a mask head, a semantic map
 for a semantic or panoptic head, proposals for a detector without an RPN,
 video frames for a tracker.
 """
+import copy
 import math
 from typing import Tuple
 
+import numpy as np
 import torch
 from mmengine.structures import InstanceData
 from torch import nn
@@ -62,6 +64,20 @@ def synthetic_batch(model_cfg: dict,
             num_items=[3],
             num_classes=num_classes,
             with_mask=with_mask)
+    if 'semi_train_cfg' in model_cfg:  # SoftTeacher: one batch per branch
+        batch = synthetic_batch(model_cfg['detector'], size, batch_size,
+                                num_proposals)
+        for sample in batch['data_samples']:
+            sample.set_metainfo(
+                dict(homography_matrix=np.eye(3, dtype=np.float32)))
+        branches = ('sup', 'unsup_teacher', 'unsup_student')
+        return {
+            key: {
+                branch: copy.deepcopy(value)
+                for branch in branches
+            }
+            for key, value in batch.items()
+        }
     with_semantic = _has_key(model_cfg, 'semantic_head')
     batch = demo_mm_inputs(
         batch_size=batch_size,
