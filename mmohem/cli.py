@@ -72,8 +72,8 @@ def _convert(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     import time
 
-    from mmohem.sweep import (counts, is_regression, markdown, run_sweep,
-                              write_markdown)
+    from mmohem.markdown import write_markdown
+    from mmohem.sweep import counts, is_regression, markdown, run_sweep
     start = time.time()
     rows = run_sweep(everything=args.all, only=args.only)
     elapsed = time.time() - start
@@ -106,7 +106,11 @@ def _ablate(args: argparse.Namespace) -> int:
         from mmohem.demo.ablation import load_results
         from mmohem.demo.plots import draw_ablation
         results = load_results(args.results)
-        print(ablation_table(results, args.regime, args.variants or None))
+        text = ablation_table(results, args.regime, args.variants or None)
+        print(text)
+        if args.markdown:
+            from mmohem.markdown import write_markdown
+            write_markdown(args.markdown, text, f'ablation-{args.regime}')
         if args.plot:
             draw_ablation(results, args.regime, args.variants
                           or list(VARIANTS), args.plot)
@@ -186,6 +190,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         help='print the recorded results of the regime (the named variants, '
         'or all) and exit; nothing is trained')
     ablate.add_argument('--plot', help='with --table: draw the AP bars here')
+    ablate.add_argument(
+        '--markdown',
+        help='with --table: write the table between the markers '
+        '<!-- ablation-REGIME:begin/end --> of this file (docs/results.md)')
     ablate.add_argument('--regime', choices=['fast', 'faster'], default='fast')
     ablate.add_argument('--seed', type=int, nargs='+', default=[0, 1, 2])
     ablate.add_argument('--iters', type=int, default=400)

@@ -340,20 +340,3 @@ def counts(rows: Sequence[Row]) -> Dict[str, Dict[str, int]]:
             tally[status] = tally.get(status, 0) + 1
         result[variant] = tally
     return result
-
-
-BEGIN, END = '<!-- sweep:begin -->', '<!-- sweep:end -->'
-
-
-def write_markdown(path: str, text: str) -> None:
-    """Write ``text`` to ``path``, or between its sweep markers if it has
-    them (so a document keeps its prose around the table)."""
-    body = text + '\n'
-    if osp.isfile(path):
-        with open(path) as f:
-            old = f.read()
-        if BEGIN in old and END in old:
-            head, rest = old.split(BEGIN, 1)
-            body = f'{head}{BEGIN}\n{text}\n{END}{rest.split(END, 1)[1]}'
-    with open(path, 'w') as f:
-        f.write(body)

@@ -73,7 +73,8 @@ def test_a_row_where_mmohem_breaks_a_training_config_is_a_regression():
 
 
 def test_markdown_goes_between_the_markers_and_keeps_the_prose(tmp_path):
-    from mmohem.sweep import BEGIN, END, write_markdown
+    from mmohem.markdown import markers, write_markdown
+    BEGIN, END = markers('sweep')
     doc = tmp_path / 'compatibility.md'
     doc.write_text(f'# Title\n\nprose\n\n{BEGIN}\nold table\n{END}\n\nmore\n')
     write_markdown(str(doc), '| new | table |')
