@@ -211,12 +211,14 @@ def _single_process(tree) -> None:
 def _note(model) -> str:
     """How mmohem's samplers adapted to this model's heads, if they did."""
     from .samplers import OHEMSampler
+    from .samplers.head_support import predicts_box_deltas
     notes = []
     for sampler in _samplers_of(model):
         if not isinstance(sampler, OHEMSampler):
             continue
-        if sampler.cls_only_reason:
-            notes.append(f'ranks by loss_cls: {sampler.cls_only_reason}')
+        if 'loss_bbox' not in sampler.loss_keys:
+            why = predicts_box_deltas(sampler.bbox_head) or 'as configured'
+            notes.append(f'ranks by loss_cls: {why}')
         if sampler.scoring_inputs is not None:
             doc = sampler.scoring_inputs.__doc__.split('\n')[0]
             notes.append(f'scoring inputs: {doc}')

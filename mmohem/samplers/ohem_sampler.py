@@ -106,13 +106,13 @@ class OHEMSampler(BaseSampler):
                 raise ValueError('mmohem.OHEMSampler: loss_keys must be a '
                                  f'non-empty subset of {LOSS_KEYS}, got '
                                  f'{loss_keys!r}')
-        if isinstance(neg_pos_ub, bool) or not isinstance(neg_pos_ub, int) \
-                or neg_pos_ub < -1:
-            raise ValueError(
-                'mmohem.OHEMSampler: neg_pos_ub must be an integer >= -1, got '
-                f'{neg_pos_ub!r}. It is a ratio, not a count: at most '
-                'neg_pos_ub background RoIs per foreground RoI (e.g. 3 for '
-                '1:3); -1 for no bound. To cap the RoIs per image, set num.')
+        _check_int(
+            'neg_pos_ub',
+            neg_pos_ub,
+            -1,
+            hint='It is a ratio, not a count: at most neg_pos_ub background '
+            'RoIs per foreground RoI (e.g. 3 for 1:3); -1 for no bound. To '
+            'cap the RoIs per image, set num.')
         _check_int('chunk_size', chunk_size, 1)
         if not (hasattr(context, 'bbox_head')
                 and hasattr(context, '_bbox_forward')):
@@ -140,7 +140,6 @@ class OHEMSampler(BaseSampler):
         no_box = predicts_box_deltas(self.bbox_head)
         where = type(self.context).__name__ + ('' if self.stage is None else
                                                f' stage {self.stage}')
-        self.cls_only_reason = no_box
         if loss_keys is None:
             if no_box is None:
                 return LOSS_KEYS
@@ -343,8 +342,8 @@ def _in_unit_interval(value) -> bool:
             and 0 < value <= 1)
 
 
-def _check_int(name: str, value, minimum: int) -> None:
+def _check_int(name: str, value, minimum: int, hint: str = '') -> None:
     if isinstance(value, bool) or not isinstance(value, int) \
             or value < minimum:
         raise ValueError(f'mmohem.OHEMSampler: {name} must be an integer >= '
-                         f'{minimum}, got {value!r}')
+                         f'{minimum}, got {value!r}. {hint}'.rstrip())
