@@ -122,7 +122,7 @@ def render(src: str, dst: str, command: str, **options) -> str:
     header = (f'Written by `{command}`: {src} with mmohem.OHEMSampler in '
               f'its {num_stages} R-CNN stage(s); the RPN, the assigners and '
               'everything else as there.')
-    if any(isinstance(v, list) for v in _lists(model)):
+    if any(path[-1].isdigit() for path, _ in rcnn_stages(cfg.model)):
         header += (' The cascade stages are restated from the source with '
                    'only the sampler changed (a config cannot change a list '
                    'item by item); run the command again if the source\'s '
@@ -135,15 +135,6 @@ def render(src: str, dst: str, command: str, **options) -> str:
         break_long_words=False,
         break_on_hyphens=False)
     return header + f'\n_base_ = {base!r}\n' + body
-
-
-def _lists(tree):
-    if isinstance(tree, dict):
-        for value in tree.values():
-            if isinstance(value, list):
-                yield value
-            else:
-                yield from _lists(value)
 
 
 def convert(src: str,

@@ -156,8 +156,7 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
     stages = list(rcnn_stages(cfg.model))
     if MAKERS[variant] is not None:
         swap_samplers(cfg, MAKERS[variant])
-    _no_pretrained(cfg.model)
-    _single_process(cfg.model)
+    _for_this_machine(cfg.model)
     torch.manual_seed(0)
     try:
         model = MODELS.build(cfg.model)
@@ -179,33 +178,23 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
     return Outcome('trains', f'loss {loss:.3f}', _note(model))
 
 
-def _no_pretrained(tree) -> None:
-    """Drop checkpoint loading from a model config, in place (no
-    downloads: the sweep trains from random weights)."""
+def _for_this_machine(tree) -> None:
+    """Adapt a model config in place to the sweep: no checkpoint loading
+    (no downloads: random weights), and plain BN for synchronized BN (one
+    process, no process group)."""
     if isinstance(tree, dict):
+        if tree.get('type') in ('SyncBN', 'MMSyncBN'):
+            tree['type'] = 'BN'
         for key, value in list(tree.items()):
             if key == 'pretrained' and isinstance(value, str) or (
                     key == 'init_cfg' and isinstance(value, dict)
                     and value.get('type') == 'Pretrained'):
                 tree[key] = None
             else:
-                _no_pretrained(value)
+                _for_this_machine(value)
     elif isinstance(tree, (list, tuple)):
         for value in tree:
-            _no_pretrained(value)
-
-
-def _single_process(tree) -> None:
-    """SyncBN -> BN, in place: the sweep runs in one process, where
-    synchronized batch norm cannot be built."""
-    if isinstance(tree, dict):
-        if tree.get('type') in ('SyncBN', 'MMSyncBN'):
-            tree['type'] = 'BN'
-        for value in tree.values():
-            _single_process(value)
-    elif isinstance(tree, (list, tuple)):
-        for value in tree:
-            _single_process(value)
+            _for_this_machine(value)
 
 
 def _note(model) -> str:
