@@ -80,19 +80,15 @@ class ResearchOHEMSampler(OHEMSampler):
                                                gt_instances, feats)
         if not self.num_random_rois:
             return priors, gt_flags
-        extractor = self.context.bbox_roi_extractor
-        if self.stage is not None:
-            extractor = extractor[self.stage]
+        extractor = self.of_stage(self.context.bbox_roi_extractor)
         # the padded input's extent, from the finest feature map
         height, width = (
             size * extractor.featmap_strides[0]
             for size in feats[0].shape[-2:])
         extra = _random_boxes(self.num_random_rois, width, height,
                               priors.device)
-        assigner = self.context.bbox_assigner
-        if self.stage is not None:
-            assigner = assigner[self.stage]
-        more = assigner.assign(InstanceData(priors=extra), gt_instances)
+        more = self.of_stage(self.context.bbox_assigner).assign(
+            InstanceData(priors=extra), gt_instances)
         assign_result.gt_inds = torch.cat(
             [assign_result.gt_inds, more.gt_inds])
         assign_result.max_overlaps = torch.cat(
@@ -119,15 +115,7 @@ class ResearchOHEMSampler(OHEMSampler):
                 nms_iou_thr=None,
                 neg_pos_ub=self.neg_pos_ub)
         num_random = int(round(self.num * self.random_fraction))
-        hard = select_hard(
-            loss,
-            boxes,
-            groups,
-            num_classes,
-            self.num - num_random,
-            pos_fraction=self.pos_fraction,
-            nms_iou_thr=self.nms_iou_thr,
-            neg_pos_ub=self.neg_pos_ub)
+        hard = super()._select(loss, boxes, groups, self.num - num_random)
         if not num_random:
             return hard
         # random keys; the mined and the invalid RoIs can never be drawn

@@ -159,9 +159,13 @@ class OHEMSampler(BaseSampler):
     @property
     def bbox_head(self):
         """The bbox head whose losses rank the RoIs (this stage's)."""
-        if self.stage is None:
-            return self.context.bbox_head
-        return self.context.bbox_head[self.stage]
+        return self.of_stage(self.context.bbox_head)
+
+    def of_stage(self, modules):
+        """This sampler's stage's item of a cascade head's per-stage
+        ``modules`` (bbox heads, extractors, assigners); ``modules`` itself
+        in a single-stage head."""
+        return modules if self.stage is None else modules[self.stage]
 
     def _sample_pos(self, *args, **kwargs):
         raise NotImplementedError(
@@ -244,15 +248,19 @@ class OHEMSampler(BaseSampler):
                 [priors.new_ones(len(gt_bboxes), dtype=torch.uint8), gt_flags])
         return priors, gt_flags
 
-    def _select(self, loss: Tensor, boxes: Tensor,
-                groups: Tensor) -> HardSelection:
-        """The hardest RoIs under this sampler's settings."""
+    def _select(self,
+                loss: Tensor,
+                boxes: Tensor,
+                groups: Tensor,
+                num: Optional[int] = None) -> HardSelection:
+        """The hardest ``num`` RoIs (``self.num`` by default) under this
+        sampler's settings."""
         return select_hard(
             loss,
             boxes,
             groups,
             self.bbox_head.num_classes,
-            self.num,
+            self.num if num is None else num,
             pos_fraction=self.pos_fraction,
             nms_iou_thr=self.nms_iou_thr,
             neg_pos_ub=self.neg_pos_ub)
