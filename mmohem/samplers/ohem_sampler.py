@@ -311,9 +311,12 @@ class OHEMSampler(BaseSampler):
                 num_valid,
                 easy_fraction=(finite & (loss < EASY_LOSS)).sum() / num_valid,
                 num_kept=selection.num_kept,
-                num_selected=loss.new_tensor(num_selected),
-                fg_fraction=loss.new_tensor(selection.pos_inds.numel() /
-                                            max(num_selected, 1)),
+                # new_full fills on the device; new_tensor would copy a
+                # host number over, a sync on CUDA
+                num_selected=loss.new_full((), num_selected),
+                fg_fraction=loss.new_full(
+                    (),
+                    selection.pos_inds.numel() / max(num_selected, 1)),
                 loss_selected=_masked_mean(loss[selected], finite[selected]),
                 loss_all=_masked_mean(loss, finite),
                 num_nonfinite=(valid & ~finite).sum(),
