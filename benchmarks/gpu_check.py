@@ -1,0 +1,157 @@
+"""mmohem.OHEMSampler on a GPU: the same selection as on the CPU, and how
+often the scoring/selection path waits for the GPU.
+
+1. Agreement: mmdet's Faster R-CNN R-50-FPN (random weights, synthetic batch
+   of 2 images) scored and mined on the GPU and, with the same weights and
+   inputs, on the CPU. Reports the largest difference of the per-RoI losses
+   and the overlap of the selected RoI sets (ties at the cut may differ).
+2. Host synchronisations: ``torch.cuda.set_sync_debug_mode('warn')`` counts
+   every operation that waits for the GPU (a copy to the host, ``nonzero``
+   behind boolean indexing, ...) during one ``sample()`` call per image, for
+   RandomSampler, mmdet's OHEMSampler and mmohem's, with the source line of
+   each.
+
+Usage:
+    python benchmarks/gpu_check.py [--size 800 1333] [--out result.json]
+"""
+import argparse
+import collections
+import copy
+import warnings
+
+import torch
+from bench_utils import (build_detector, build_sampler, device_name,
+                         pick_device, report, synthetic_batch)
+from sampler_overhead import candidate_inputs, fresh
+
+
+def _sample(sampler, image):
+    return sampler.sample(
+        fresh(image['assigned']),
+        image['proposals'],
+        image['gt'],
+        feats=image['feats'])
+
+
+def _losses(sampler, image) -> torch.Tensor:
+    """The per-RoI losses the sampler ranks by (GT boxes first)."""
+    assigned = fresh(image['assigned'])
+    priors, _ = sampler._candidates(assigned, image['proposals'], image['gt'],
+                                    image['feats'])
+    gt_inds = assigned.gt_inds
+    num_classes = sampler.bbox_head.num_classes
+    groups = torch.where(gt_inds > 0, assigned.labels,
+                         gt_inds.new_full((), num_classes))
+    targets = image['gt'].bboxes[(gt_inds - 1).clamp(min=0)]
+    return sampler._score(image['feats'], priors, groups, targets)
+
+
+def agreement(model, inputs, samples) -> dict:
+    gpu = build_sampler(model, 'mmohem')
+    cpu_model = copy.deepcopy(model).cpu()
+    cpu = build_sampler(cpu_model, 'mmohem')
+    torch.manual_seed(0)
+    images = candidate_inputs(model, inputs, samples)
+    rows = []
+    for image in images:
+        on_cpu = {
+            'feats': [f.cpu() for f in image['feats']],
+            'proposals': image['proposals'].cpu(),
+            'gt': image['gt'].cpu(),
+            'assigned': image['assigned']
+        }
+        assigned = image['assigned']
+        on_cpu['assigned'] = type(assigned)(assigned.num_gts,
+                                            assigned.gt_inds.cpu(),
+                                            assigned.max_overlaps.cpu(),
+                                            assigned.labels.cpu())
+        with torch.no_grad():
+            loss_gpu = _losses(gpu, image).cpu()
+            loss_cpu = _losses(cpu, on_cpu)
+        picked = []
+        for sampler, img in ((gpu, image), (cpu, on_cpu)):
+            res = _sample(sampler, img)
+            picked.append(
+                set(torch.cat([res.pos_inds, res.neg_inds]).cpu().tolist()))
+        rows.append(
+            dict(
+                candidates=len(loss_cpu),
+                max_abs_loss_diff=float((loss_gpu - loss_cpu).abs().max()),
+                max_loss=float(loss_cpu.max()),
+                selected=len(picked[1]),
+                same_selected=len(picked[0] & picked[1]),
+                jaccard=len(picked[0] & picked[1]) /
+                max(1, len(picked[0] | picked[1]))))
+    return dict(images=rows)
+
+
+def host_syncs(model, inputs, samples) -> dict:
+    images = candidate_inputs(model, inputs, samples)
+    out = {}
+    for name in ('random', 'mmdet_ohem', 'mmohem'):
+        sampler = build_sampler(model, name)
+        _sample(sampler, images[0])  # warm-up (lazy set-up)
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            torch.cuda.set_sync_debug_mode('warn')
+            try:
+                for image in images:
+                    _sample(sampler, image)
+            finally:
+                torch.cuda.set_sync_debug_mode('default')
+        where = collections.Counter(
+            f'{w.filename.split("site-packages/")[-1]}:{w.lineno}'
+            for w in caught if 'synchroniz' in str(w.message))
+        out[name] = dict(
+            syncs_per_image=sum(where.values()) / len(images),
+            where=dict(where.most_common()))
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--size', type=int, nargs=2, default=(800, 1333))
+    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument(
+        '--device',
+        default='cuda',
+        help='cpu runs the agreement part against itself (a dry run of '
+        'this script)')
+    args = parser.parse_args(argv)
+    device = pick_device(args.device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('no CUDA device: pass --device cpu for a dry run')
+    torch.manual_seed(0)
+    model = build_detector(device)
+    inputs, samples = synthetic_batch(device, size=tuple(args.size))
+    result = dict(
+        device=device_name(device),
+        torch=torch.__version__,
+        agreement=agreement(model, inputs, samples),
+        host_syncs=host_syncs(model, inputs, samples)
+        if device.type == 'cuda' else {})
+    return report(result, markdown(result), args.out)
+
+
+def markdown(r: dict) -> str:
+    lines = [
+        f"Device: {r['device']} (torch {r['torch']})", '',
+        '| image | candidates | max loss | max abs loss diff GPU vs CPU | '
+        'selected | same RoIs selected |', '|---|---|---|---|---|---|'
+    ]
+    for i, row in enumerate(r['agreement']['images']):
+        lines.append(f"| {i} | {row['candidates']} | {row['max_loss']:.3f} | "
+                     f"{row['max_abs_loss_diff']:.2e} | {row['selected']} | "
+                     f"{row['same_selected']} |")
+    lines += [
+        '', '| sampler | host syncs per image | where |', '|---|---|---|'
+    ]
+    for name, s in r['host_syncs'].items():
+        where = '; '.join(f'{k} ({v})' for k, v in s['where'].items())
+        lines.append(f"| {name} | {s['syncs_per_image']:.1f} | {where} |")
+    return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+    main()
