@@ -80,10 +80,19 @@ def train_one(config: str,
         peak_mib=peak,
         loss=[float(v) for v in losses],
         mining=_mining_stats(hub),
+        # CPU results depend on the thread count (reduction order)
+        device=_device_name(),
+        threads=torch.get_num_threads(),
         log_dir=runner.log_dir)
     with open(osp.join(work_dir, 'result.json'), 'w') as f:
         json.dump(result, f)
     return result
+
+
+def _device_name() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return 'cpu'
 
 
 def _mining_stats(hub) -> dict:
