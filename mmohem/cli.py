@@ -103,14 +103,15 @@ def _ablate(args: argparse.Namespace) -> int:
             print(f"{name:12s} {variant.change} ({'/'.join(variant.regimes)})")
         return 0
     if args.table:
-        from mmohem.demo.ablation import load_results
+        from mmohem.demo.ablation import load_results, markdown_name
         from mmohem.demo.plots import draw_ablation
         results = load_results(args.results)
         text = ablation_table(results, args.regime, args.variants or None)
         print(text)
         if args.markdown:
             from mmohem.markdown import write_markdown
-            write_markdown(args.markdown, text, f'ablation-{args.regime}')
+            write_markdown(args.markdown, text,
+                           markdown_name(args.regime, args.results))
         if args.plot:
             draw_ablation(results, args.regime, args.variants
                           or list(VARIANTS), args.plot)
@@ -193,7 +194,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ablate.add_argument(
         '--markdown',
         help='with --table: write the table between the markers '
-        '<!-- ablation-REGIME:begin/end --> of this file (docs/results.md)')
+        '<!-- ablation-REGIME:begin/end --> of this file (docs/results.md); '
+        '<!-- ablation-REGIME-NAME:begin/end --> for a results file '
+        'ablation_NAME.json')
     ablate.add_argument('--regime', choices=['fast', 'faster'], default='fast')
     ablate.add_argument('--seed', type=int, nargs='+', default=[0, 1, 2])
     ablate.add_argument('--iters', type=int, default=400)

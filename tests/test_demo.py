@@ -10,6 +10,8 @@ import sys
 
 from mmcv import imread
 
+from mmohem.demo.ablation import ablation_table, markdown_name
+
 MMOHEM = osp.join(osp.dirname(sys.executable), 'mmohem')
 
 
@@ -84,6 +86,7 @@ def test_ablate_records_a_row_applies_its_change_and_skips_it_next_time(
     with open(results) as f:
         run = json.load(f)['fast']['ratio']['0']
     assert run['iters'] == 2 and run['variant'] == 'ratio'
+    assert run['device'] == 'cpu' and run['threads'] >= 1
     assert math.isfinite(run['AP'])
     assert 0 <= run['mining']['fg_fraction'] <= 0.25  # the row's change
     dumped = glob.glob(
@@ -102,3 +105,51 @@ def test_ablate_records_a_row_applies_its_change_and_skips_it_next_time(
         timeout=300)
     assert wrong.returncode != 0
     assert "apply to the faster regime only, not 'fast'" in wrong.stderr
+
+
+def _run(ap, ap50, device='cpu', threads=2):
+    return dict(
+        AP=ap / 100,
+        AP50=ap50 / 100,
+        AP_small=0.1,
+        device=device,
+        threads=threads)
+
+
+def test_ablation_table_deltas_to_default_and_random_and_the_machine():
+    results = {
+        'faster': {
+            'random': {
+                '0': _run(20, 30),
+                '1': _run(22, 32)
+            },
+            'ohem': {
+                '0': _run(21, 27),
+                '1': _run(23, 29)
+            },
+            'warmup': {
+                '1': _run(24, 33, threads=1),
+                '0': _run(25, 30, device='NVIDIA H200')
+            },
+        }
+    }
+    rows = {
+        line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+        for line in ablation_table(results, 'faster').splitlines()[2:]
+    }
+    assert list(rows) == ['`random`', '`ohem`', '`warmup`']
+    # mean AP 24.5 (seeds in order 0, 1), AP50 31.5
+    assert rows['`warmup`'][1:] == [
+        '0,1', '24.5 ± 0.7', '31.5 ± 2.1', '10.0 ± 0.0', '25.0 / 24.0', '+2.5',
+        '+3.5', '+0.5', 'NVIDIA H200 + CPU, 1 thr'
+    ]
+    assert rows['`ohem`'][6:9] == ['', '+1.0', '-3.0']
+    assert rows['`random`'][6:9] == ['-1.0', '', '']
+
+
+def test_ablation_markers_are_named_after_the_results_file():
+    assert markdown_name('fast', 'benchmarks/results/ablation.json') == \
+        'ablation-fast'
+    assert markdown_name('faster', 'x/ablation_h200.json') == \
+        'ablation-faster-h200'
+    assert markdown_name('fast', 'mine.json') == 'ablation-fast-mine'

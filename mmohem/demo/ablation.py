@@ -168,20 +168,53 @@ def _fmt(values: List[float]) -> str:
     return f'{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}'
 
 
+def markdown_name(regime: str, results_path: str) -> str:
+    """Name of the markers a table goes between: ``ablation-fast`` for
+    ablation.json, ``ablation-faster-h200`` for ablation_h200.json."""
+    stem = osp.splitext(osp.basename(results_path))[0]
+    if stem.startswith('ablation'):
+        stem = stem[len('ablation'):].lstrip('_-')
+    return f'ablation-{regime}' + (f'-{stem}' if stem else '')
+
+
+def _machine(runs: List[dict]) -> str:
+    """Where the runs ran: 'CPU, 2 threads', 'NVIDIA H200', ..."""
+    names = []
+    for run in runs:
+        device = run.get('device', '?')
+        if device == 'cpu':
+            device = f"CPU, {run.get('threads', '?')} thr"
+        if device not in names:
+            names.append(device)
+    return ' + '.join(names)
+
+
+def _mean(runs: Optional[dict], key: str) -> Optional[float]:
+    if not runs:
+        return None
+    return statistics.mean(100 * r[key] for r in runs.values())
+
+
+def _delta(value: float, ref: Optional[float]) -> str:
+    return '' if ref is None else f'{value - ref:+.1f}'
+
+
 def ablation_table(results: dict,
                    regime: str,
                    names: Optional[Sequence[str]] = None) -> str:
     """Markdown table of one regime: mean ± std over the recorded seeds,
-    per-seed AP, and the difference of mean AP to mmohem's default."""
+    per-seed AP, the differences of mean AP to mmohem's default and of mean
+    AP and AP50 to RandomSampler, and the machine each row ran on."""
     runs = results.get(regime, {})
     names = [n for n in (names or VARIANTS) if runs.get(n)]
-    ref = runs.get('ohem', {})
-    ref_ap = statistics.mean(100 * r['AP']
-                             for r in ref.values()) if ref else None
+    ref_ap = _mean(runs.get('ohem'), 'AP')
+    random_ap = _mean(runs.get('random'), 'AP')
+    random_ap50 = _mean(runs.get('random'), 'AP50')
     lines = [
         '| variant | change from the default | seeds | AP | AP50 | AP_small '
-        '| AP per seed | Δ AP vs default |',
-        '|---|---|---|---|---|---|---|---|',
+        '| AP per seed | Δ AP vs default | Δ AP vs random | Δ AP50 vs random '
+        '| machine |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     for name in names:
         by_seed = [runs[name][s] for s in sorted(runs[name], key=int)]
@@ -189,12 +222,15 @@ def ablation_table(results: dict,
         def col(key):
             return _fmt([100 * r[key] for r in by_seed])
 
-        mean_ap = statistics.mean(100 * r['AP'] for r in by_seed)
-        delta = '' if ref_ap is None or name == 'ohem' \
-            else f'{mean_ap - ref_ap:+.1f}'
+        mean_ap = _mean(runs[name], 'AP')
         per_seed = ' / '.join(f"{100 * r['AP']:.1f}" for r in by_seed)
         seeds = ','.join(sorted(runs[name], key=int))
+        vs_default = '' if name == 'ohem' else _delta(mean_ap, ref_ap)
+        vs_random = '' if name == 'random' else _delta(mean_ap, random_ap)
+        vs_random50 = '' if name == 'random' else _delta(
+            _mean(runs[name], 'AP50'), random_ap50)
         lines.append(f'| `{name}` | {VARIANTS[name].change} | {seeds} | '
                      f"{col('AP')} | {col('AP50')} | {col('AP_small')} | "
-                     f'{per_seed} | {delta} |')
+                     f'{per_seed} | {vs_default} | {vs_random} | '
+                     f'{vs_random50} | {_machine(by_seed)} |')
     return '\n'.join(lines)

@@ -109,6 +109,14 @@ def draw_ablation(results: dict, regime: str, names: Sequence[str],
         ax.bar(
             x, statistics.mean(values), 0.7, yerr=err, capsize=3, color=colour)
         ax.plot([x] * len(values), values, 'k.', markersize=4)
+    if runs.get('random'):
+        ax.axhline(
+            statistics.mean(100 * r['AP'] for r in runs['random'].values()),
+            color='tab:gray',
+            linestyle='--',
+            linewidth=1,
+            label='RandomSampler (mean)')
+        ax.legend(loc='lower right', fontsize=8)
     ax.set_xticks(
         range(len(names)), names, rotation=30, ha='right', fontsize=8)
     ax.set(
