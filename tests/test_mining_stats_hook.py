@@ -26,7 +26,8 @@ class ExpectedStats(Hook):
                          data_batch=None,
                          outputs=None):
         stats = [
-            s for sampler in ohem_samplers(runner.model) for s in sampler.stats
+            s for sampler in ohem_samplers(runner.model)
+            for s in sampler.peek_stats()
         ]
         self.means = {
             key: float(torch.stack([s[key].float() for s in stats]).mean())
