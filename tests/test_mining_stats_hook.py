@@ -26,8 +26,7 @@ class ExpectedStats(Hook):
                          data_batch=None,
                          outputs=None):
         stats = [
-            s for sampler in ohem_samplers(runner.model)
-            for s in sampler.peek_stats()
+            s for sampler in ohem_samplers(runner.model) for s in sampler.stats
         ]
         self.means = {
             key: float(torch.stack([s[key].float() for s in stats]).mean())

@@ -47,7 +47,7 @@ class FiniteLossHook(Hook):
         ]
         nonfinite = sum(
             int(s['num_nonfinite']) for sampler in ohem_samplers(runner.model)
-            for s in sampler.peek_stats(last=len(data_batch['inputs'])))
+            for s in list(sampler.stats)[-len(data_batch['inputs']):])
         ohem = (f' OHEM scored {nonfinite} RoIs of this batch with a '
                 'non-finite loss, so the features were already NaN/inf.'
                 if nonfinite else '')

@@ -1,8 +1,7 @@
 import logging
 from collections import deque
 from numbers import Real
-from typing import (Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple,
-                    Union)
+from typing import Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.task_modules.assigners import AssignResult
@@ -133,7 +132,7 @@ class OHEMSampler(BaseSampler):
         self.stage = context.current_stage if hasattr(context,
                                                       'num_stages') else None
         self.loss_keys = self._decide_loss_keys(loss_keys)
-        self.stats: Deque['_MiningRecord'] = deque(maxlen=MAX_STATS)
+        self.stats: Deque[Dict[str, Tensor]] = deque(maxlen=MAX_STATS)
 
     def _decide_loss_keys(self, loss_keys: Optional[tuple]) -> tuple:
         """Both terms unless the head cannot score its box loss per RoI;
@@ -298,29 +297,31 @@ class OHEMSampler(BaseSampler):
 
     def _record(self, loss: Tensor, valid: Tensor, selection: HardSelection,
                 boxes: Tensor, max_overlaps: Tensor) -> None:
-        """Keep what this image's mining statistics are computed from.
-
-        The statistics take ~150 small device ops per image (a fifth of the
-        call's); only hooks read them, so they are computed when one asks.
-        """
+        """Keep this image's mining statistics as device tensors (no sync)."""
+        selected = torch.cat([selection.pos_inds, selection.neg_inds])
+        finite = torch.isfinite(loss) & valid
+        num_selected = selected.numel()
+        num_valid = valid.sum().clamp(min=1)
         self.stats.append(
-            _MiningRecord(loss, valid, selection, boxes, max_overlaps))
-
-    def peek_stats(self,
-                   last: Optional[int] = None) -> List[Dict[str, Tensor]]:
-        """Mining statistics of the images sampled since the last
-        :meth:`pop_stats`, without clearing them.
-
-        Args:
-            last (int, optional): Only the ``last`` most recent images.
-
-        Returns:
-            list[dict[str, Tensor]]: As :meth:`pop_stats`.
-        """
-        records = list(self.stats)
-        if last is not None:
-            records = records[len(records) - last:] if last > 0 else []
-        return [_image_stats(*record) for record in records]
+            dict(
+                num_candidates=valid.sum(),
+                # what there is to mine: candidates far from every object,
+                # and candidates the head already gets right
+                far_bg_fraction=(valid & (max_overlaps < FAR_IOU)).sum() /
+                num_valid,
+                easy_fraction=(finite & (loss < EASY_LOSS)).sum() / num_valid,
+                num_kept=selection.num_kept,
+                # new_full fills on the device; new_tensor would copy a
+                # host number over, a sync on CUDA
+                num_selected=loss.new_full((), num_selected),
+                fg_fraction=loss.new_full(
+                    (),
+                    selection.pos_inds.numel() / max(num_selected, 1)),
+                loss_selected=_masked_mean(loss[selected], finite[selected]),
+                loss_all=_masked_mean(loss, finite),
+                num_nonfinite=(valid & ~finite).sum(),
+                pos_boxes=boxes[selection.pos_inds],
+                neg_boxes=boxes[selection.neg_inds]))
 
     def pop_stats(self) -> List[Dict[str, Tensor]]:
         """Mining statistics of the images sampled since the last call.
@@ -337,44 +338,9 @@ class OHEMSampler(BaseSampler):
             ``num_nonfinite``; and the selected boxes, hardest first, as
             ``pos_boxes`` and ``neg_boxes`` (n, 4).
         """
-        stats = self.peek_stats()
+        stats = list(self.stats)
         self.stats.clear()
         return stats
-
-
-class _MiningRecord(NamedTuple):
-    loss: Tensor
-    valid: Tensor
-    selection: HardSelection
-    boxes: Tensor
-    max_overlaps: Tensor
-
-
-def _image_stats(loss: Tensor, valid: Tensor, selection: HardSelection,
-                 boxes: Tensor, max_overlaps: Tensor) -> Dict[str, Tensor]:
-    """One image's mining statistics, as device tensors (no sync)."""
-    selected = torch.cat([selection.pos_inds, selection.neg_inds])
-    finite = torch.isfinite(loss) & valid
-    num_selected = selected.numel()
-    num_valid = valid.sum().clamp(min=1)
-    return dict(
-        num_candidates=valid.sum(),
-        # what there is to mine: candidates far from every object, and
-        # candidates the head already gets right
-        far_bg_fraction=(valid & (max_overlaps < FAR_IOU)).sum() / num_valid,
-        easy_fraction=(finite & (loss < EASY_LOSS)).sum() / num_valid,
-        num_kept=selection.num_kept,
-        # new_full fills on the device; new_tensor would copy a host number
-        # over, a sync on CUDA
-        num_selected=loss.new_full((), num_selected),
-        fg_fraction=loss.new_full(
-            (),
-            selection.pos_inds.numel() / max(num_selected, 1)),
-        loss_selected=_masked_mean(loss[selected], finite[selected]),
-        loss_all=_masked_mean(loss, finite),
-        num_nonfinite=(valid & ~finite).sum(),
-        pos_boxes=boxes[selection.pos_inds],
-        neg_boxes=boxes[selection.neg_inds])
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
