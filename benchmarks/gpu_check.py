@@ -33,17 +33,16 @@ def _sample(sampler, image):
         feats=image['feats'])
 
 
-def _losses(sampler, image) -> torch.Tensor:
-    """The per-RoI losses the sampler ranks by (GT boxes first)."""
-    assigned = fresh(image['assigned'])
-    priors, _ = sampler._candidates(assigned, image['proposals'], image['gt'],
-                                    image['feats'])
-    gt_inds = assigned.gt_inds
-    num_classes = sampler.bbox_head.num_classes
-    groups = torch.where(gt_inds > 0, assigned.labels,
-                         gt_inds.new_full((), num_classes))
-    targets = image['gt'].bboxes[(gt_inds - 1).clamp(min=0)]
-    return sampler._score(image['feats'], priors, groups, targets)
+def _sample_and_losses(sampler, image):
+    """One ``sample()`` call, and the per-RoI losses it ranked by."""
+    scored = []
+    score = sampler._score
+    sampler._score = lambda *args: scored.append(score(*args)) or scored[-1]
+    try:
+        result = _sample(sampler, image)
+    finally:
+        del sampler._score  # back to the class's method
+    return result, scored[0]
 
 
 def agreement(model, inputs, samples) -> dict:
@@ -54,25 +53,24 @@ def agreement(model, inputs, samples) -> dict:
     images = candidate_inputs(model, inputs, samples)
     rows = []
     for image in images:
-        on_cpu = {
-            'feats': [f.cpu() for f in image['feats']],
-            'proposals': image['proposals'].cpu(),
-            'gt': image['gt'].cpu(),
-            'assigned': image['assigned']
-        }
         assigned = image['assigned']
-        on_cpu['assigned'] = type(assigned)(assigned.num_gts,
-                                            assigned.gt_inds.cpu(),
-                                            assigned.max_overlaps.cpu(),
-                                            assigned.labels.cpu())
-        with torch.no_grad():
-            loss_gpu = _losses(gpu, image).cpu()
-            loss_cpu = _losses(cpu, on_cpu)
-        picked = []
-        for sampler, img in ((gpu, image), (cpu, on_cpu)):
-            res = _sample(sampler, img)
-            picked.append(
-                set(torch.cat([res.pos_inds, res.neg_inds]).cpu().tolist()))
+        cpu_image = {
+            'feats': [f.cpu() for f in image['feats']],
+            'proposals':
+            image['proposals'].cpu(),
+            'gt':
+            image['gt'].cpu(),
+            'assigned':
+            type(assigned)(assigned.num_gts, assigned.gt_inds.cpu(),
+                           assigned.max_overlaps.cpu(), assigned.labels.cpu())
+        }
+        on_gpu, loss_gpu = _sample_and_losses(gpu, image)
+        on_cpu, loss_cpu = _sample_and_losses(cpu, cpu_image)
+        loss_gpu = loss_gpu.cpu()
+        picked = [
+            set(torch.cat([res.pos_inds, res.neg_inds]).cpu().tolist())
+            for res in (on_gpu, on_cpu)
+        ]
         rows.append(
             dict(
                 candidates=len(loss_cpu),
