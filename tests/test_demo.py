@@ -147,6 +147,36 @@ def test_ablation_table_deltas_to_default_and_random_and_the_machine():
     assert rows['`random`'][6:9] == ['-1.0', '', '']
 
 
+def test_ablation_table_deltas_are_paired_over_the_shared_seeds():
+    # seed 2 of half_random has no RandomSampler run to compare with: the
+    # deltas use seeds 0 and 1 only (+1.0 AP, +0.5 AP50), not the means over
+    # different seeds (+6.0 AP)
+    results = {
+        'faster': {
+            'random': {
+                '0': _run(20, 30),
+                '1': _run(22, 32)
+            },
+            'half_random': {
+                '0': _run(21, 31),
+                '1': _run(23, 32),
+                '2': _run(33, 40)
+            },
+            'warmup': {
+                '5': _run(25, 30)
+            },
+        }
+    }
+    rows = {
+        line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+        for line in ablation_table(results, 'faster').splitlines()[2:]
+    }
+    assert rows['`half_random`'][2] == '25.7 ± 6.4'
+    assert rows['`half_random`'][6:9] == ['', '+1.0', '+0.5']
+    # nothing shared, nothing compared
+    assert rows['`warmup`'][6:9] == ['', '', '']
+
+
 def test_ablation_markers_are_named_after_the_results_file():
     assert markdown_name('fast', 'benchmarks/results/ablation.json') == \
         'ablation-fast'
