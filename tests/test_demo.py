@@ -11,6 +11,7 @@ import sys
 from mmcv import imread
 
 from mmohem.demo.ablation import ablation_table, markdown_name
+from mmohem.demo.run import VARIANTS as DEMO_VARIANTS
 
 MMOHEM = osp.join(osp.dirname(sys.executable), 'mmohem')
 
@@ -37,8 +38,19 @@ def test_demo_smoke_budget(tmp_path):
 
     with open(work_dir / 'results.json') as f:
         results = json.load(f)
-    for runs in results['fast'].values():
+    labels = dict(DEMO_VARIANTS)
+    for variant, runs in results['fast'].items():
         assert len(runs) == 1 and runs[0]['iters'] == 20
+        # AP, AP50 and AP75 recorded as the evaluator printed them
+        label = labels[variant]
+        printed = [
+            line.split('copypaste: ')[1].split()[:3]
+            for line in out.splitlines()
+            if line.startswith(f'[fast | {label} | seed 0] bbox_mAP_copypaste')
+        ]
+        assert printed == [[
+            f'{runs[0][key]:.3f}' for key in ('AP', 'AP50', 'AP75')
+        ]], label
         assert math.isfinite(runs[0]['AP']) and runs[0]['AP'] >= 0
         assert len(runs[0]['loss']) == 20
         assert all(math.isfinite(v) for v in runs[0]['loss'])

@@ -2,8 +2,8 @@
 process (clean peak memory, and mmengine's per-process singletons such as
 the visualizer cannot leak from one variant into the next).
 
-Writes ``<work_dir>/result.json``: COCO AP, AP50, AP_small on val, seconds
-per iteration, peak memory, and the loss curve.
+Writes ``<work_dir>/result.json``: COCO AP, AP50, AP75, AP_small on val,
+seconds per iteration, peak memory, and the loss curve.
 """
 import argparse
 import json
@@ -73,6 +73,7 @@ def train_one(config: str,
         iters=iters,
         AP=hub.get_scalar('val/coco/bbox_mAP').current(),
         AP50=hub.get_scalar('val/coco/bbox_mAP_50').current(),
+        AP75=hub.get_scalar('val/coco/bbox_mAP_75').current(),
         AP_small=hub.get_scalar('val/coco/bbox_mAP_s').current(),
         # the first iterations include one-off set-up
         s_per_iter=statistics.median(times[min(5,
