@@ -162,7 +162,7 @@ def test_ablation_table_deltas_to_default_and_random_and_the_machine():
 def test_ablation_table_deltas_are_paired_over_the_shared_seeds():
     # seed 2 of half_random has no RandomSampler run to compare with: the
     # deltas use seeds 0 and 1 only (+1.0 AP, +0.5 AP50), not the means over
-    # different seeds (+6.0 AP)
+    # different seeds (+4.7 AP)
     results = {
         'faster': {
             'random': {
