@@ -128,6 +128,14 @@ def _run(ap, ap50, device='cpu', threads=2):
         threads=threads)
 
 
+def _table_rows(results):
+    """The faster regime's table as ``{variant cell: [other cells]}``."""
+    return {
+        line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+        for line in ablation_table(results, 'faster').splitlines()[2:]
+    }
+
+
 def test_ablation_table_deltas_to_default_and_random_and_the_machine():
     results = {
         'faster': {
@@ -145,10 +153,7 @@ def test_ablation_table_deltas_to_default_and_random_and_the_machine():
             },
         }
     }
-    rows = {
-        line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
-        for line in ablation_table(results, 'faster').splitlines()[2:]
-    }
+    rows = _table_rows(results)
     assert list(rows) == ['`random`', '`ohem`', '`warmup`']
     # mean AP 24.5 (seeds in order 0, 1), AP50 31.5
     assert rows['`warmup`'][1:] == [
@@ -179,10 +184,7 @@ def test_ablation_table_deltas_are_paired_over_the_shared_seeds():
             },
         }
     }
-    rows = {
-        line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
-        for line in ablation_table(results, 'faster').splitlines()[2:]
-    }
+    rows = _table_rows(results)
     assert rows['`half_random`'][2] == '25.7 ± 6.4'
     assert rows['`half_random`'][6:9] == ['', '+1.0', '+0.5']
     # nothing shared, nothing compared
