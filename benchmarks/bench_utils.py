@@ -1,4 +1,9 @@
-"""Shared set-up of the benchmarks: a detector, a synthetic batch, timers."""
+"""Shared set-up of the cost benchmarks: a detector, a batch, timers.
+
+The batch and the training step are the embedded benchmark's
+(:mod:`mmohem_benchmark.synthetic_batch`), so the sweep and these scripts
+measure the same thing.
+"""
 import json
 import statistics
 import time
@@ -6,12 +11,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmdet.registry import MODELS, TASK_UTILS
-from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData
 
 import mmohem  # noqa: F401  (registers mmohem.OHEMSampler)
+from mmohem_benchmark.synthetic_batch import synthetic_batch
 
 # mmdet's Faster R-CNN R-50-FPN 1x (the sampler is swapped per variant)
 FASTER_RCNN = mmohem.config_path('faster_rcnn_ohem_r50.py')
@@ -43,6 +47,7 @@ def build_detector(device: torch.device, config: str = FASTER_RCNN):
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
+    model.cfg = cfg.model  # what detector_batch reads the heads from
     return model.to(device).train()
 
 
@@ -51,39 +56,17 @@ def build_sampler(model, name: str, **overrides):
     return TASK_UTILS.build(cfg, default_args=dict(context=model.roi_head))
 
 
-def synthetic_batch(device: torch.device,
-                    num_images: int = 2,
-                    size=(800, 1333),
-                    num_gts: int = 8,
-                    seed: int = 0):
-    """Normalised random images and random ground truth, as the data
-    preprocessor would hand them to the detector."""
-    gen = torch.Generator().manual_seed(seed)
-    h, w = size
-    inputs = torch.randn(num_images, 3, h, w, generator=gen)
-    samples = []
-    for _ in range(num_images):
-        xy = torch.rand(num_gts, 2, generator=gen) * torch.tensor([w, h]) * .7
-        wh = 32 + torch.rand(num_gts, 2, generator=gen) * min(h, w) * .3
-        sample = DetDataSample(
-            metainfo=dict(
-                img_shape=(h, w),
-                pad_shape=(h, w),
-                batch_input_shape=(h, w),
-                scale_factor=(1., 1.)))
-        sample.gt_instances = InstanceData(
-            bboxes=torch.cat([xy, xy + wh], 1).to(device),
-            labels=torch.randint(0, 80, (num_gts, ), generator=gen).to(device))
-        samples.append(sample)
-    return inputs.to(device), samples
-
-
-def train_step(model, inputs, samples) -> None:
-    """Forward, loss and backward of one batch (the optimizer step, the same
-    for every sampler, is left out so the weights stay identical)."""
-    model.zero_grad(set_to_none=True)
-    loss, _ = model.parse_losses(model.loss(inputs, samples))
-    loss.backward()
+def detector_batch(model,
+                   num_images: int = 2,
+                   size=(800, 1333),
+                   num_gts: int = 8,
+                   seed: int = 0) -> dict:
+    """A random batch through ``model``'s data preprocessor, on its device:
+    what a training step is given."""
+    torch.manual_seed(seed)  # mmdet's helper draws from the global RNG
+    batch = synthetic_batch(
+        model.cfg, size=tuple(size), batch_size=num_images, num_items=num_gts)
+    return model.data_preprocessor(batch, training=True)
 
 
 def timed(fn: Callable[[], object], device: torch.device) -> float:

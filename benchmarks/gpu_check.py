@@ -20,17 +20,11 @@ import copy
 import warnings
 
 import torch
-from bench_utils import (build_detector, build_sampler, device_name,
-                         pick_device, report, synthetic_batch)
-from sampler_overhead import candidate_inputs, fresh
+from bench_utils import (build_detector, build_sampler, detector_batch,
+                         device_name, pick_device, report)
 
-
-def _sample(sampler, image):
-    return sampler.sample(
-        fresh(image['assigned']),
-        image['proposals'],
-        image['gt'],
-        feats=image['feats'])
+from mmohem_benchmark.synthetic_batch import rcnn_inputs
+from mmohem_benchmark.synthetic_batch import sample_rcnn_input as _sample
 
 
 def _sample_and_losses(sampler, image):
@@ -45,12 +39,12 @@ def _sample_and_losses(sampler, image):
     return result, scored[0]
 
 
-def agreement(model, inputs, samples) -> dict:
+def agreement(model, data) -> dict:
     gpu = build_sampler(model, 'mmohem')
     cpu_model = copy.deepcopy(model).cpu()
     cpu = build_sampler(cpu_model, 'mmohem')
     torch.manual_seed(0)
-    images = candidate_inputs(model, inputs, samples)
+    images = rcnn_inputs(model, data)
     rows = []
     for image in images:
         assigned = image['assigned']
@@ -83,8 +77,8 @@ def agreement(model, inputs, samples) -> dict:
     return dict(images=rows)
 
 
-def host_syncs(model, inputs, samples) -> dict:
-    images = candidate_inputs(model, inputs, samples)
+def host_syncs(model, data) -> dict:
+    images = rcnn_inputs(model, data)
     out = {}
     for name in ('random', 'mmdet_ohem', 'mmohem'):
         sampler = build_sampler(model, name)
@@ -122,13 +116,12 @@ def main(argv=None) -> dict:
         raise SystemExit('no CUDA device: pass --device cpu for a dry run')
     torch.manual_seed(0)
     model = build_detector(device)
-    inputs, samples = synthetic_batch(device, size=tuple(args.size))
+    data = detector_batch(model, size=args.size)
     result = dict(
         device=device_name(device),
         torch=torch.__version__,
-        agreement=agreement(model, inputs, samples),
-        host_syncs=host_syncs(model, inputs, samples)
-        if device.type == 'cuda' else {})
+        agreement=agreement(model, data),
+        host_syncs=host_syncs(model, data) if device.type == 'cuda' else {})
     return report(result, markdown(result), args.out)
 
 

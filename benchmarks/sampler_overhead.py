@@ -18,44 +18,18 @@ Usage:
         [--sampler-reps 30] [--device auto] [--out result.json]
 """
 import argparse
+import contextlib
+import functools
 import sys
 
 import torch
-from bench_utils import (SAMPLERS, build_detector, build_sampler, device_name,
-                         interleave, pick_device, report, summary,
-                         synthetic_batch, timed, train_step)
-from mmdet.models.task_modules.assigners import AssignResult
+from bench_utils import (SAMPLERS, build_detector, build_sampler,
+                         detector_batch, device_name, interleave, pick_device,
+                         report, summary, timed)
 from mmdet.structures.bbox import bbox2roi
 
-
-def candidate_inputs(model, inputs, samples):
-    """Per image: features, proposals and assignment, as the RoI head sees
-    them in training."""
-    with torch.no_grad():
-        x = model.extract_feat(inputs)
-        rpn_samples = [s.clone() for s in samples]
-        for s in rpn_samples:
-            s.gt_instances.labels = torch.zeros_like(s.gt_instances.labels)
-        _, proposals = model.rpn_head.loss_and_predict(
-            x, rpn_samples, proposal_cfg=model.train_cfg.rpn_proposal)
-    images = []
-    for i, (props, sample) in enumerate(zip(proposals, samples)):
-        props.priors = props.pop('bboxes')
-        assigned = model.roi_head.bbox_assigner.assign(props,
-                                                       sample.gt_instances)
-        images.append(
-            dict(
-                feats=[level[i][None] for level in x],
-                proposals=props,
-                gt=sample.gt_instances,
-                assigned=assigned))
-    return images
-
-
-def fresh(assigned: AssignResult) -> AssignResult:
-    # sample() adds the GT boxes to the assignment in place
-    return AssignResult(assigned.num_gts, assigned.gt_inds.clone(),
-                        assigned.max_overlaps.clone(), assigned.labels.clone())
+from mmohem_benchmark.synthetic_batch import (rcnn_inputs, sample_rcnn_input,
+                                              train_step)
 
 
 def all_rois(image) -> torch.Tensor:
@@ -77,6 +51,11 @@ def main(argv=None) -> dict:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--sampler-reps', type=int, default=30)
     parser.add_argument('--device', default='auto')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='run steps and calls under autocast, as AmpOptimWrapper does '
+        '(float16 on CUDA, bfloat16 on the CPU)')
     parser.add_argument('--out', help='write the results as JSON here')
     args = parser.parse_args(argv)
 
@@ -84,16 +63,22 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     model = build_detector(device)
     samplers = {name: build_sampler(model, name) for name in SAMPLERS}
-    inputs, samples = synthetic_batch(device, size=tuple(args.size))
-    images = candidate_inputs(model, inputs, samples)
+    data = detector_batch(model, size=args.size)
+    # autocast as AmpOptimWrapper applies it: float16 on CUDA, bfloat16 on
+    # the CPU (which has no float16 autocast)
+    dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
+    precision = functools.partial(torch.autocast, device.type, dtype=dtype) \
+        if args.amp else contextlib.nullcontext
+    with precision():
+        images = rcnn_inputs(model, data)
 
     def run_step(name):
-        if name == 'limit':
-            with torch.no_grad():
+        with precision():
+            if name == 'limit':
                 bare_forward(model, images)
-            return
-        model.roi_head.bbox_sampler = samplers[name]
-        train_step(model, inputs, samples)
+                return
+            model.roi_head.bbox_sampler = samplers[name]
+            train_step(model, data)
 
     step_times = {name: [] for name in [*SAMPLERS, 'limit']}
     for step in range(args.warmup + args.steps):
@@ -104,14 +89,11 @@ def main(argv=None) -> dict:
             print(f'step {step} {name}: {seconds:.3f} s', file=sys.stderr)
 
     def call(name):
-        if name == 'forward':
-            return bare_forward(model, images)
-        for image in images:
-            samplers[name].sample(
-                fresh(image['assigned']),
-                image['proposals'],
-                image['gt'],
-                feats=image['feats'])
+        with precision():
+            if name == 'forward':
+                return bare_forward(model, images)
+            for image in images:
+                sample_rcnn_input(samplers[name], image)
 
     call_times = {name: [] for name in ('mmdet_ohem', 'mmohem', 'forward')}
     for rep in range(2 + args.sampler_reps):
@@ -125,6 +107,7 @@ def main(argv=None) -> dict:
     med = {k: v['median'] for k, v in steps.items()}
     result = dict(
         device=device_name(device),
+        amp=args.amp,
         image_size=list(args.size),
         candidates_per_image=[len(all_rois(i)) for i in images],
         random_s=med['random'],
@@ -149,7 +132,8 @@ def markdown(r: dict) -> str:
 
     steps, calls = r['steps'], r['sampler_calls']
     lines = [
-        f"Device: {r['device']}; images {r['image_size']}, candidates per "
+        f"Device: {r['device']}{' (autocast)' if r.get('amp') else ''}; "
+        f"images {r['image_size']}, candidates per "
         f"image {r['candidates_per_image']}", '',
         '| training step (2 images) | median s | IQR s | n | overhead vs '
         'random |', '|---|---|---|---|---|',

@@ -10,7 +10,15 @@
 # Proposal files as in mmdet's config: data/coco/proposals/*.pkl.
 _base_ = 'mmdet::fast_rcnn/fast-rcnn_r50_fpn_1x_coco.py'
 
-custom_imports = dict(imports=['mmohem'], allow_failed_imports=False)
+# mmohem registers the sampler; the fixes (mmohem/fixes/) let --resume and
+# load_from work on torch >= 2.6, torchrun train on CPU-only machines, and
+# name the images an incomplete proposal file lacks.
+custom_imports = dict(
+    imports=[
+        'mmohem', 'mmohem.fixes.safe_checkpoint',
+        'mmohem.fixes.cpu_distributed', 'mmohem.fixes.proposal_file_check'
+    ],
+    allow_failed_imports=False)
 
 model = dict(
     train_cfg=dict(

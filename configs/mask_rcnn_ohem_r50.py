@@ -9,7 +9,14 @@
 # - bg_lo = 0 already holds (the assigner's neg_iou_thr=0.5).
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 
-custom_imports = dict(imports=['mmohem'], allow_failed_imports=False)
+# mmohem registers the sampler; the two fixes (mmohem/fixes/) let --resume
+# and load_from work on torch >= 2.6 and torchrun train on CPU-only machines.
+custom_imports = dict(
+    imports=[
+        'mmohem', 'mmohem.fixes.safe_checkpoint',
+        'mmohem.fixes.cpu_distributed'
+    ],
+    allow_failed_imports=False)
 
 model = dict(
     train_cfg=dict(

@@ -1,33 +1,33 @@
 """mmohem: Online Hard Example Mining for MMDetection 3.x.
 
-Importing the package (configs do, through ``custom_imports``):
+``import mmohem`` (configs do, through ``custom_imports``) checks the
+installed OpenMMLab versions and registers mmohem's components in its child
+registries (scope ``mmohem``). It changes nothing else in the process: the
+fixes of the OpenMMLab stack in :mod:`mmohem.fixes` are switched on one by
+one, each by importing its module (a ``custom_imports`` entry).
 
-- checks the installed OpenMMLab versions;
-- registers mmohem's components in its child registries (scope ``mmohem``);
-- lets mmengine load its own checkpoints under ``torch.load``'s
-  ``weights_only`` check (:mod:`mmohem.safe_checkpoint`);
-- under torchrun on a machine without CUDA, starts the gloo process group
-  that mmengine's pytorch launcher cannot (:mod:`mmohem.cpu_distributed`);
-- makes a proposal file that lacks images fail with a clear message
-  (:mod:`mmohem.proposal_file_check`).
+Layout: the core is :mod:`mmohem.samplers`, :mod:`mmohem.hooks` and
+:mod:`mmohem.registry`; :mod:`mmohem.tools` holds the command line and the
+config tools; :mod:`mmohem.fixes` the opt-in stack fixes. The embedded
+benchmark (``mmohem demo``, ``ablate``, ``sweep``) is the separate package
+``mmohem_benchmark``.
 """
-from .compat import check_versions
 from .version import __version__
+from .version_check import check_versions
 
 check_versions()
 
-from . import proposal_file_check, safe_checkpoint  # noqa: E402
-from .config_files import config_path, list_configs  # noqa: E402
-from .cpu_distributed import init_cpu_process_group  # noqa: E402
-from .hooks import FiniteLossHook  # noqa: E402
+from . import _deprecated  # noqa: E402
+from .hooks import FiniteLossHook, MiningStatsHook  # noqa: E402
 from .registry import HOOKS, TASK_UTILS  # noqa: E402
 from .samplers import OHEMSampler, register_scoring_inputs  # noqa: E402
-
-safe_checkpoint.install()
-proposal_file_check.install()
-init_cpu_process_group()
+from .tools.config_files import config_path, list_configs  # noqa: E402
 
 __all__ = [
-    '__version__', 'OHEMSampler', 'FiniteLossHook', 'TASK_UTILS', 'HOOKS',
-    'config_path', 'list_configs', 'register_scoring_inputs'
+    '__version__', 'OHEMSampler', 'FiniteLossHook', 'MiningStatsHook',
+    'TASK_UTILS', 'HOOKS', 'config_path', 'list_configs',
+    'register_scoring_inputs'
 ]
+
+# old import paths, kept working (with a DeprecationWarning) for one release
+__getattr__ = _deprecated.module_getattr(__name__)

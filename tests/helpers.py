@@ -122,8 +122,82 @@ def random_boxes(num, gen, min_size=4):
     return torch.cat([xy, (xy + wh).clamp(max=IMG_SIZE)], dim=1)
 
 
+def sample_image(head, seed=0, **image):
+    """Run ``head``'s sampler on one :func:`random_image`.
+
+    Returns:
+        tuple: The ``SamplingResult`` and the image's mining statistics.
+    """
+    feats, proposals, gt = random_image(seed=seed, **image)
+    result = head.bbox_sampler.sample(
+        assign(proposals, gt), proposals, gt, feats=feats)
+    return result, head.bbox_sampler.pop_stats()[-1]
+
+
 def assign(proposals, gt):
     return MaxIoUAssigner(**{
         k: v
         for k, v in ASSIGNER.items() if k != 'type'
     }).assign(proposals, gt)
+
+
+def benchmark_batch_selection(samplers, seed=0):
+    """What each sampler config in ``samplers`` selects on the cost
+    benchmark's batch (docs/benchmarks.md): mmdet's Faster R-CNN R-50-FPN
+    with seeded random weights, 2 synthetic 800x1333 images, mmdet's
+    proposal settings (1000 proposals plus 8 ground-truth boxes each).
+
+    Returns:
+        dict: name -> one ``{'pos': [...], 'neg': [...]}`` per image, the
+        indices in the sampler's order (hardest first).
+    """
+    # the record was made with torch's default on 2 cores; another thread
+    # count sums the convolutions in another order, and a near-tie at rank
+    # 20 of image 0 (RoIs 863 and 864) then swaps
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        return _selection(samplers, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _selection(samplers, seed):
+    from mmdet.registry import TASK_UTILS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmohem_benchmark.synthetic_batch import (rcnn_inputs,
+                                                  sample_rcnn_input,
+                                                  synthetic_batch)
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(mmohem.config_path('faster_rcnn_ohem_r50.py'))
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model).train()
+    torch.manual_seed(seed)
+    batch = synthetic_batch(
+        cfg.model, size=(800, 1333), batch_size=2, num_items=8)
+    images = rcnn_inputs(model, model.data_preprocessor(batch, True))
+    picked = {}
+    for name, sampler_cfg in samplers.items():
+        sampler = TASK_UTILS.build(
+            sampler_cfg, default_args=dict(context=model.roi_head))
+        picked[name] = []
+        for image in images:
+            result = sample_rcnn_input(sampler, image)
+            picked[name].append(
+                dict(
+                    pos=result.pos_inds.tolist(),
+                    neg=result.neg_inds.tolist()))
+    return picked
+
+
+# the sampler settings whose selection tests/data/selection_record.json
+# holds: the shipped default, ratio mode, no NMS, a background bound
+RECORDED_SAMPLERS = {
+    'default': dict(type='mmohem.OHEMSampler', num=512),
+    'ratio': dict(type='mmohem.OHEMSampler', num=512, pos_fraction=0.25),
+    'no_nms': dict(type='mmohem.OHEMSampler', num=512, nms_iou_thr=None),
+    'neg_pos_ub': dict(type='mmohem.OHEMSampler', num=512, neg_pos_ub=3),
+}

@@ -37,15 +37,10 @@ def ohem_stats(runner):
 
 
 @pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    return make_tiny_coco(str(tmp_path_factory.mktemp('data')))
-
-
-@pytest.fixture(scope='module')
-def earlier_run(data, tmp_path_factory):
+def earlier_run(tiny_coco, tmp_path_factory):
     """A work dir holding a finished run's checkpoint."""
     work_dir = str(tmp_path_factory.mktemp('work'))
-    Runner.from_cfg(tiny_cfg('faster_rcnn_ohem_r50.py', data,
+    Runner.from_cfg(tiny_cfg('faster_rcnn_ohem_r50.py', tiny_coco,
                              work_dir)).train()
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     return work_dir
@@ -58,9 +53,9 @@ def earlier_run(data, tmp_path_factory):
     (dict(loss_keys=('loss_mask', )), 'loss_keys must be a non-empty'),
 ])
 def test_bad_ohem_value_fails_before_training_and_keeps_the_work_dir(
-        data, earlier_run, bad, message):
+        tiny_coco, earlier_run, bad, message):
     before = digest(earlier_run)
-    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', data, earlier_run, **bad)
+    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', tiny_coco, earlier_run, **bad)
     with pytest.raises(ValueError, match='mmohem.OHEMSampler') as err:
         Runner.from_cfg(cfg)
     assert message in str(err.value)
@@ -69,8 +64,8 @@ def test_bad_ohem_value_fails_before_training_and_keeps_the_work_dir(
     assert {k: after[k] for k in before} == before
 
 
-def test_ohem_in_the_rpn_says_where_it_belongs(data, tmp_path):
-    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', data, str(tmp_path))
+def test_ohem_in_the_rpn_says_where_it_belongs(tiny_coco, tmp_path):
+    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', tiny_coco, str(tmp_path))
     cfg.model.train_cfg.rpn.sampler = dict(type='mmohem.OHEMSampler', num=256)
     with pytest.raises(TypeError) as err:
         Runner.from_cfg(cfg)
@@ -106,27 +101,28 @@ def fast_rcnn_with_proposals(data, work_dir, edit):
     return cfg
 
 
-def test_image_with_zero_proposals_trains_on_its_gt(data, tmp_path):
+def test_image_with_zero_proposals_trains_on_its_gt(tiny_coco, tmp_path):
 
     def empty_first(proposals):
         proposals['images/0001.png'] = dict(
             bboxes=np.zeros((0, 4), np.float32))
 
     runner = Runner.from_cfg(
-        fast_rcnn_with_proposals(data, str(tmp_path), empty_first))
+        fast_rcnn_with_proposals(tiny_coco, str(tmp_path), empty_first))
     runner.train()
     first = ohem_stats(runner)[0]  # image 0001, not shuffled
     assert first['num_candidates'] == 2  # its two GT boxes
     assert first['fg_fraction'] == 1
 
 
-def test_proposal_file_missing_images_names_them_and_the_fix(data, tmp_path):
+def test_proposal_file_missing_images_names_them_and_the_fix(
+        tiny_coco, tmp_path):
 
     def drop_first(proposals):
         del proposals['images/0001.png']
 
     runner = Runner.from_cfg(
-        fast_rcnn_with_proposals(data, str(tmp_path), drop_first))
+        fast_rcnn_with_proposals(tiny_coco, str(tmp_path), drop_first))
     with pytest.raises(ValueError) as err:
         runner.train()
     message = str(err.value)
@@ -135,7 +131,7 @@ def test_proposal_file_missing_images_names_them_and_the_fix(data, tmp_path):
     assert 'np.zeros((0, 4), np.float32)' in message
 
 
-def test_degenerate_proposals_score_as_finite_background(data, tmp_path):
+def test_degenerate_proposals_score_as_finite_background(tiny_coco, tmp_path):
 
     def flatten(proposals):
         for entry in proposals.values():
@@ -144,7 +140,7 @@ def test_degenerate_proposals_score_as_finite_background(data, tmp_path):
             boxes[1::3, 3] = boxes[1::3, 1]  # zero height
 
     runner = Runner.from_cfg(
-        fast_rcnn_with_proposals(data, str(tmp_path), flatten))
+        fast_rcnn_with_proposals(tiny_coco, str(tmp_path), flatten))
     runner.train()
     for stats in ohem_stats(runner):
         assert stats['num_nonfinite'] == 0
@@ -153,12 +149,12 @@ def test_degenerate_proposals_score_as_finite_background(data, tmp_path):
 
 
 def test_nan_features_stop_with_a_clear_error_and_keep_checkpoints(
-        data, earlier_run, tmp_path):
+        tiny_coco, earlier_run, tmp_path):
     """NaN reaching the features makes every loss NaN; the sampler ranks such
     RoIs last (tests/test_ohem_sampler.py) and mmohem's FiniteLossHook stops
     the run with an error that says so."""
     work_dir = str(tmp_path / 'nan')
-    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', data, work_dir)
+    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', tiny_coco, work_dir)
     cfg.custom_hooks = [dict(type='mmohem.FiniteLossHook')]
     runner = Runner.from_cfg(cfg)
 

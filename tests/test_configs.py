@@ -9,11 +9,11 @@ import pytest
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tiny_coco import (cli_options, make_tiny_coco, shrink_options,
-                       train_two_iterations)
+from tiny_coco import cli_options, shrink_options, train_two_iterations
 
 import mmohem
 from mmohem import config_path, list_configs
+from mmohem.fixes.safe_checkpoint import load_local_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = list_configs()
@@ -23,11 +23,6 @@ MIM = osp.join(osp.dirname(sys.executable), 'mim')
 def rcnn_samplers(model):
     samplers = model.roi_head.bbox_sampler
     return samplers if isinstance(samplers, list) else [samplers]
-
-
-@pytest.fixture(scope='module')
-def tiny_coco(tmp_path_factory):
-    return make_tiny_coco(str(tmp_path_factory.mktemp('tiny_coco')))
 
 
 def test_the_expected_configs_ship():
@@ -55,7 +50,10 @@ def test_config_builds_with_ohem_in_every_rcnn_stage(name):
     if 'random' in name:
         assert all(type(s).__name__ == 'RandomSampler' for s in samplers)
         return
-    assert cfg.custom_imports.imports == ['mmohem']
+    fixes = ['mmohem.fixes.safe_checkpoint', 'mmohem.fixes.cpu_distributed']
+    if name.startswith('fast_rcnn'):  # reads a proposal file
+        fixes.append('mmohem.fixes.proposal_file_check')
+    assert cfg.custom_imports.imports == ['mmohem', *fixes]
     assert all(type(s) is mmohem.OHEMSampler for s in samplers)
     assert [s.num for s in samplers] == [512] * len(samplers)
     assert all(s.pos_fraction is None and s.nms_iou_thr == 0.7
@@ -82,11 +80,18 @@ def test_config_trains_on_cpu(name, tiny_coco, tmp_path):
 def test_mim_train_runs_a_shipped_config(tiny_coco, tmp_path):
     cfg = Config.fromfile(config_path('faster_rcnn_ohem_r50.py'))
     options = shrink_options(cfg, tiny_coco, str(tmp_path))
+    # the run must not rely on switching torch.load's check off
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+    }
     proc = subprocess.run([
         MIM, 'train', 'mmdet', 'configs/faster_rcnn_ohem_r50.py', '--gpus',
         '0', '--cfg-options', *cli_options(options)
     ],
                           cwd=REPO,
+                          env=env,
                           capture_output=True,
                           text=True,
                           timeout=600)
@@ -95,8 +100,9 @@ def test_mim_train_runs_a_shipped_config(tiny_coco, tmp_path):
     assert 'Iter(train) [2/2]' in log or 'Epoch(train) [1][2/2]' in log, \
         log[-3000:]
     assert 'coco/bbox_mAP' in log
-    assert osp.isfile(osp.join(tmp_path, 'epoch_1.pth'))
-    assert os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD') is None
+    # what it wrote loads under torch.load's weights_only check
+    checkpoint = load_local_checkpoint(osp.join(tmp_path, 'epoch_1.pth'))
+    assert checkpoint['meta']['iter'] == 2
 
 
 SHAPES = sorted(
@@ -107,13 +113,16 @@ SHAPES = sorted(
             '*.py')))
 SHAPES_SAMPLER = {
     'random': 'RandomSampler',
-    'mmdetohem': 'mmdet.models.task_modules.samplers.ohem_sampler',
-    'ohem': 'mmohem.samplers.ohem_sampler'
+    'mmdet_ohem': 'mmdet.models.task_modules.samplers.ohem_sampler',
+    'mmohem': 'mmohem.samplers.ohem_sampler'
 }
 
 
 def test_the_demo_configs_ship():
-    assert len(SHAPES) == 6
+    # one config per regime and compared sampler, named after both
+    assert SHAPES == sorted(f'shapes/{regime}_rcnn_{sampler}_r18_shapes.py'
+                            for regime in ('fast', 'faster')
+                            for sampler in SHAPES_SAMPLER)
 
 
 @pytest.mark.parametrize('name', SHAPES)
@@ -123,7 +132,7 @@ def test_demo_config_builds_with_its_sampler(name):
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
     sampler = model.roi_head.bbox_sampler
-    variant = osp.basename(name).split('_')[2]
+    variant = osp.basename(name).split('_rcnn_')[1][:-len('_r18_shapes.py')]
     expected = SHAPES_SAMPLER[variant]
     assert expected in (type(sampler).__module__, type(sampler).__name__)
     assert sampler.num == 64

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 from mmengine.config import Config
-from tiny_coco import make_tiny_coco, train_two_iterations
+from tiny_coco import train_two_iterations
 
-from mmohem.config_swap import rcnn_stages
-from mmohem.convert import convert, resolve_config
+from mmohem.tools.config_swap import rcnn_stages
+from mmohem.tools.convert import convert, resolve_config
 
 MMOHEM = osp.join(osp.dirname(sys.executable), 'mmohem')
 
@@ -26,11 +26,6 @@ model = dict(
             assigner=dict(pos_iou_thr=0.6, neg_iou_thr=0.6, min_pos_iou=0.6),
             sampler=dict(num=256))))
 """
-
-
-@pytest.fixture(scope='module')
-def tiny_coco(tmp_path_factory):
-    return make_tiny_coco(str(tmp_path_factory.mktemp('tiny_coco')))
 
 
 @pytest.fixture
@@ -75,7 +70,9 @@ def test_converted_config_trains_with_ohem_in_every_stage(
                for s in samplers(dumped))
     assert dumped.model.train_cfg.rpn.sampler.type == 'RandomSampler'
     assert assigners(dumped) == assigners(source)
-    assert dumped.custom_imports.imports[-1] == 'mmohem'
+    # mmohem and the fixes a converted config needs
+    fixes = ['mmohem.fixes.safe_checkpoint', 'mmohem.fixes.cpu_distributed']
+    assert dumped.custom_imports.imports[-3:] == ['mmohem', *fixes]
     # the built model mines with mmohem's sampler in every stage
     built = runner.model.roi_head.bbox_sampler
     built = built if isinstance(built, list) else [built]
@@ -93,7 +90,10 @@ def test_converted_downstream_config_keeps_its_imports_and_changes(
     dst = str(tmp_path / 'converted.py')
     convert(downstream, dst)
     cfg = Config.fromfile(dst)
-    assert cfg.custom_imports.imports == ['my_project_module', 'mmohem']
+    assert cfg.custom_imports.imports == [
+        'my_project_module', 'mmohem', 'mmohem.fixes.safe_checkpoint',
+        'mmohem.fixes.cpu_distributed'
+    ]
     assert cfg.model.train_cfg.rcnn.assigner.pos_iou_thr == 0.6
     # the source's num is kept when --num is not given
     assert cfg.model.train_cfg.rcnn.sampler.num == 256

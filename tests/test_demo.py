@@ -1,6 +1,7 @@
-"""`mmohem demo` on the smoke budget: the table, the results and the
-pictures exist and hold finite numbers (a smoke test: it checks that the
-pipeline runs end to end, not what it measures)."""
+"""`mmohem demo` on the smoke budget (20 iterations on a smaller generated
+set): the table, the results and the pictures exist and hold finite numbers
+(a smoke test: it checks that the pipeline runs end to end, not what it
+measures)."""
 import glob
 import json
 import math
@@ -10,20 +11,22 @@ import sys
 
 from mmcv import imread
 
-from mmohem.demo.ablation import ablation_table, markdown_name
-from mmohem.demo.run import VARIANTS as DEMO_VARIANTS
+from mmohem_benchmark.ablation import ablation_table, markdown_name
+from mmohem_benchmark.demo import VARIANTS as DEMO_VARIANTS
 
 MMOHEM = osp.join(osp.dirname(sys.executable), 'mmohem')
 
 
 def test_demo_smoke_budget(tmp_path):
     work_dir = tmp_path / 'demo'
-    proc = subprocess.run(
-        [MMOHEM, 'demo', '--iters', '20', '--work-dir',
-         str(work_dir)],
-        capture_output=True,
-        text=True,
-        timeout=1800)
+    proc = subprocess.run([
+        MMOHEM, 'demo', '--iters', '20', '--num-train', '48', '--num-val',
+        '16', '--work-dir',
+        str(work_dir)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=1800)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     # progress was visible while it ran
@@ -63,13 +66,13 @@ def test_demo_smoke_budget(tmp_path):
 def test_end_to_end_regime_trains(tmp_path):
     """The demo's other regime (Faster R-CNN with OHEM), a few iterations on
     a small generated set; the default smoke run covers the Fast R-CNN one."""
-    from mmohem.demo.run import config_file
-    from mmohem.demo.shapes import ShapesSpec, ensure_dataset
+    from mmohem_benchmark.demo import config_file
+    from mmohem_benchmark.shapes import ShapesSpec, ensure_dataset
     ensure_dataset(ShapesSpec(num_train=8, num_val=4), str(tmp_path / 'data'))
     work_dir = tmp_path / 'faster'
     proc = subprocess.run([
-        sys.executable, '-m', 'mmohem.demo.train_one',
-        config_file('faster', 'ohem'), '--work-dir',
+        sys.executable, '-m', 'mmohem_benchmark.train_one',
+        config_file('faster', 'mmohem'), '--work-dir',
         str(work_dir), '--data-root',
         str(tmp_path / 'data'), '--iters', '4'
     ],
@@ -143,7 +146,7 @@ def test_ablation_table_deltas_to_default_and_random_and_the_machine():
                 '0': _run(20, 30),
                 '1': _run(22, 32)
             },
-            'ohem': {
+            'mmohem': {
                 '0': _run(21, 27),
                 '1': _run(23, 29)
             },
@@ -154,13 +157,13 @@ def test_ablation_table_deltas_to_default_and_random_and_the_machine():
         }
     }
     rows = _table_rows(results)
-    assert list(rows) == ['`random`', '`ohem`', '`warmup`']
+    assert list(rows) == ['`random`', '`mmohem`', '`warmup`']
     # mean AP 24.5 (seeds in order 0, 1), AP50 31.5
     assert rows['`warmup`'][1:] == [
         '0,1', '24.5 ± 0.7', '31.5 ± 2.1', '10.0 ± 0.0', '25.0 / 24.0', '+2.5',
         '+3.5', '+0.5', 'NVIDIA H200 + CPU, 1 thr'
     ]
-    assert rows['`ohem`'][6:9] == ['', '+1.0', '-3.0']
+    assert rows['`mmohem`'][6:9] == ['', '+1.0', '-3.0']
     assert rows['`random`'][6:9] == ['-1.0', '', '']
 
 

@@ -25,7 +25,8 @@ def free_port() -> int:
 
 CPU_DDP_CONFIG = '''
 _base_ = {base!r}
-custom_imports = dict(imports=['mmohem', 'rank_probe'])
+custom_imports = dict(
+    imports=['mmohem', 'mmohem.fixes.cpu_distributed', 'rank_probe'])
 custom_hooks = [dict(type='RankLossProbe')]
 # DDP rejects device_ids for a module on the CPU
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)

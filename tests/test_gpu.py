@@ -7,6 +7,7 @@ import warnings
 import pytest
 import torch
 from helpers import assign, build_roi_head, random_image
+from mmdet.registry import TASK_UTILS
 
 import mmohem
 
@@ -40,25 +41,49 @@ def test_cuda_selects_what_the_cpu_selects(pos_fraction):
             float(stats_cpu[key]), rel=1e-5), key
 
 
-def test_cuda_path_syncs_only_for_the_selection_size():
-    head = build_roi_head(num=64).cuda()
-    images = [_to(random_image(seed=s), 'cuda') for s in range(3)]
-    _sample(head, images[0])  # lazy set-up outside the count
+def _syncs(sampler, images):
+    """The warnings of every host sync during one sample() per image."""
+
+    def sample(image):
+        feats, proposals, gt = image
+        sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
+
+    sample(images[0])  # lazy set-up outside the count
     torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         torch.cuda.set_sync_debug_mode('warn')
         try:
             for image in images:
-                _sample(head, image)
+                sample(image)
         finally:
             torch.cuda.set_sync_debug_mode('default')
+    return [w for w in caught if 'synchroniz' in str(w.message)]
+
+
+def test_cuda_path_syncs_only_for_the_selection_size():
+    head = build_roi_head(num=64).cuda()
+    images = [_to(random_image(seed=s), 'cuda') for s in range(3)]
+    caught = _syncs(head.bbox_sampler, images)
     package = osp.dirname(mmohem.__file__) + osp.sep
     ours = [
         f'{osp.relpath(w.filename, package)}:{w.lineno}' for w in caught
-        if 'synchroniz' in str(w.message) and w.filename.startswith(package)
+        if w.filename.startswith(package)
     ]
     # the foreground and background index lists: their sizes depend on the
     # data, so they cannot stay on the device; nothing else in mmohem syncs
     assert len(ours) == 2 * len(images), ours
     assert all(line.startswith('samplers/hard_selection.py') for line in ours)
+
+
+def test_cuda_sample_syncs_no_more_than_mmdets_sampler():
+    """Every host sync of a sample() call, mmohem's code and what it calls
+    in mmdet and mmcv, against mmdet's OHEMSampler on the same images."""
+    head = build_roi_head(num=64).cuda()
+    mmdet_sampler = TASK_UTILS.build(
+        dict(type='OHEMSampler', num=64, pos_fraction=0.25),
+        default_args=dict(context=head))
+    images = [_to(random_image(seed=s), 'cuda') for s in range(3)]
+    ours = len(_syncs(head.bbox_sampler, images))
+    theirs = len(_syncs(mmdet_sampler, images))
+    assert ours <= theirs, (ours, theirs)

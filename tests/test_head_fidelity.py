@@ -18,8 +18,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from mmohem.config_swap import swap_samplers
-from mmohem.convert import resolve_config
+from mmohem.tools.config_swap import swap_samplers
+from mmohem.tools.convert import resolve_config
 
 IMG = 128
 STRIDES = (4, 8, 16, 32, 64)

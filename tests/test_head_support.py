@@ -14,10 +14,10 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from mmohem import register_scoring_inputs
-from mmohem.config_swap import swap_samplers
-from mmohem.convert import resolve_config
-from mmohem.samplers.head_support import _SCORING_INPUTS, check_head
+from mmohem.samplers import HeadNotSupportedError
+from mmohem.samplers.head_support import check_head
+from mmohem.tools.config_swap import swap_samplers
+from mmohem.tools.convert import resolve_config
 
 NO_DELTAS = dict(BBOX_HEAD, with_reg=False)
 
@@ -87,7 +87,7 @@ def test_heads_that_cannot_host_ohem_are_refused_at_build(
     cfg = Config.fromfile(resolve_config(config))
     swap_samplers(cfg)
     init_default_scope('mmdet')
-    with pytest.raises(TypeError) as error:
+    with pytest.raises(HeadNotSupportedError) as error:
         MODELS.build(cfg.model)
     message = str(error.value)
     assert f'mmohem.OHEMSampler cannot be used in {head}' in message
@@ -97,7 +97,6 @@ def test_heads_that_cannot_host_ohem_are_refused_at_build(
 # --- custom heads with inputs of their own -------------------------------
 
 
-@MODELS.register_module(force=True)
 class ScaledRoIHead(StandardRoIHead):
     """A custom head whose training forward scales the RoI features by a
     per-image factor that its loss() computes from the features."""
@@ -128,38 +127,36 @@ def scaled_head(**sampler):
     return head
 
 
-def test_custom_head_with_unknown_inputs_is_refused_at_build():
-    with pytest.raises(TypeError) as error:
+def test_custom_head_with_unknown_inputs_is_refused_at_build(register):
+    register.module(MODELS, ScaledRoIHead)
+    with pytest.raises(HeadNotSupportedError) as error:
         scaled_head()
     message = str(error.value)
     assert 'ScaledRoIHead._bbox_forward' in message and 'scale' in message
     assert 'mmohem.register_scoring_inputs(ScaledRoIHead)' in message
 
 
-def test_registered_scoring_inputs_are_used_in_the_scoring_pass():
-    register_scoring_inputs(ScaledRoIHead)(image_scale)
-    try:
-        head = scaled_head()
-        feats, proposals, gt = random_image(seed=4)
-        boxes = proposals.priors
-        labels = torch.full((len(boxes), ), 3)
-        with torch.no_grad():
-            scored = head.bbox_sampler._score(feats, boxes, labels, boxes)
-            head.eval()
-            out = head._bbox_forward(feats, bbox2roi([boxes]),
-                                     **image_scale(head, feats))
-            expected = torch.nn.functional.cross_entropy(
-                out['cls_score'], labels, reduction='none')
-            unscaled = head._bbox_forward(
-                feats, bbox2roi([boxes]), scale=1.0)['cls_score']
-        assert torch.allclose(scored, expected, atol=1e-5)
-        assert not torch.allclose(
-            expected,
-            torch.nn.functional.cross_entropy(
-                unscaled, labels, reduction='none'),
-            atol=1e-3)
-    finally:
-        del _SCORING_INPUTS[ScaledRoIHead]
+def test_registered_scoring_inputs_are_used_in_the_scoring_pass(register):
+    register.module(MODELS, ScaledRoIHead)
+    register.scoring_inputs(ScaledRoIHead, image_scale)
+    head = scaled_head()
+    feats, proposals, gt = random_image(seed=4)
+    boxes = proposals.priors
+    labels = torch.full((len(boxes), ), 3)
+    with torch.no_grad():
+        scored = head.bbox_sampler._score(feats, boxes, labels, boxes)
+        head.eval()
+        out = head._bbox_forward(feats, bbox2roi([boxes]),
+                                 **image_scale(head, feats))
+        expected = torch.nn.functional.cross_entropy(
+            out['cls_score'], labels, reduction='none')
+        unscaled = head._bbox_forward(
+            feats, bbox2roi([boxes]), scale=1.0)['cls_score']
+    assert torch.allclose(scored, expected, atol=1e-5)
+    assert not torch.allclose(
+        expected,
+        torch.nn.functional.cross_entropy(unscaled, labels, reduction='none'),
+        atol=1e-3)
 
 
 def test_scoring_inputs_serve_subclasses_unless_they_redefine_the_forward():

@@ -9,11 +9,12 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
-from tiny_coco import make_tiny_coco, shrink_config
+from tiny_coco import shrink_config
 
 from mmohem import config_path
-from mmohem.hooks import MiningStatsHook, ohem_samplers
+from mmohem.hooks import MiningStatsHook
 from mmohem.hooks.mining_stats_hook import LOGGED
+from mmohem.samplers import ohem_samplers
 
 
 class ExpectedStats(Hook):
@@ -26,17 +27,13 @@ class ExpectedStats(Hook):
                          data_batch=None,
                          outputs=None):
         stats = [
-            s for sampler in ohem_samplers(runner.model) for s in sampler.stats
+            s for sampler in ohem_samplers(runner.model)
+            for s in sampler.peek_stats()
         ]
         self.means = {
             key: float(torch.stack([s[key].float() for s in stats]).mean())
             for key in LOGGED
         }
-
-
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    return make_tiny_coco(str(tmp_path_factory.mktemp('data')))
 
 
 def tiny(name, data, work_dir, **hook):
@@ -45,11 +42,11 @@ def tiny(name, data, work_dir, **hook):
     return cfg
 
 
-def test_logs_the_statistics_and_draws_the_mined_rois(data, tmp_path):
+def test_logs_the_statistics_and_draws_the_mined_rois(tiny_coco, tmp_path):
     runner = Runner.from_cfg(
         tiny(
             'faster_rcnn_ohem_r50.py',
-            data,
+            tiny_coco,
             str(tmp_path),
             interval=1,
             draw_interval=2))
@@ -79,9 +76,9 @@ def test_logs_the_statistics_and_draws_the_mined_rois(data, tmp_path):
     assert (np.abs(picture.astype(int) - [0, 0, 255]).sum(-1) < 30).any()
 
 
-def test_refuses_a_model_without_mmohem_sampler(data, tmp_path):
+def test_refuses_a_model_without_mmohem_sampler(tiny_coco, tmp_path):
     runner = Runner.from_cfg(
-        tiny('faster_rcnn_random_r50_voc0712.py', data, str(tmp_path)))
+        tiny('faster_rcnn_random_r50_voc0712.py', tiny_coco, str(tmp_path)))
     with pytest.raises(ValueError, match='needs a model whose R-CNN sampler'):
         runner.train()
 
@@ -95,12 +92,12 @@ def test_bad_arguments(bad):
         MiningStatsHook(**bad)
 
 
-def test_statistics_reach_tensorboard(data, tmp_path):
+def test_statistics_reach_tensorboard(tiny_coco, tmp_path):
     """With the `tensorboard` extra installed, TensorBoard's event file holds
     the same mining statistics as the local backend."""
     from tensorboard.backend.event_processing.event_accumulator import \
         EventAccumulator
-    cfg = tiny('faster_rcnn_ohem_r50.py', data, str(tmp_path), interval=1)
+    cfg = tiny('faster_rcnn_ohem_r50.py', tiny_coco, str(tmp_path), interval=1)
     cfg.visualizer.vis_backends = [
         dict(type='LocalVisBackend'),
         dict(type='TensorboardVisBackend')

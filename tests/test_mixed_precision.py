@@ -4,7 +4,7 @@ the full-precision one up to ties."""
 import pytest
 import torch
 from helpers import assign, build_roi_head, random_image
-from test_ohem_selection import candidates, reference_losses
+from reference import candidates, reference_losses
 
 NUM = 64
 

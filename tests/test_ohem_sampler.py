@@ -5,22 +5,15 @@ import pytest
 import torch
 from helpers import (BBOX_HEAD, CHANNELS, NUM_CLASSES, assign,
                      build_cascade_head, build_roi_head, random_image)
+from helpers import sample_image as sample
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
-from test_ohem_selection import candidates, reference_losses
+from reference import candidates, reference_losses
 
-from mmohem.samplers import per_roi_loss, select_hard
-
-
-def sample(head, seed=0, **image):
-    feats, proposals, gt = random_image(seed=seed, **image)
-    result = head.bbox_sampler.sample(
-        assign(proposals, gt), proposals, gt, feats=feats)
-    return result, head.bbox_sampler.pop_stats()[-1]
-
+from mmohem.samplers import MAX_STATS, per_roi_loss, select_hard
 
 # --- side effects -------------------------------------------------------
 
@@ -389,14 +382,20 @@ def test_sample_without_features_is_rejected():
         head.bbox_sampler.sample(assign(proposals, gt), proposals, gt)
 
 
-def test_stats_buffer_is_bounded():
+def test_stats_are_kept_for_the_last_images_only():
     head = build_roi_head(num=4)
-    feats, proposals, gt = random_image(seed=20, num_proposals=20)
     sampler = head.bbox_sampler
-    sampler.stats.extend([{}] * (sampler.stats.maxlen + 5))
-    sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
-    assert len(sampler.pop_stats()) == sampler.stats.maxlen
-    assert sampler.pop_stats() == []
+    seen = []
+    for seed in range(MAX_STATS + 5):
+        feats, proposals, gt = random_image(
+            seed=seed, num_gts=1, num_proposals=seed % 7)
+        seen.append(len(proposals) + 1)  # candidates: proposals + the GT
+        sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
+    assert [int(s['num_candidates'])
+            for s in sampler.peek_stats(last=3)] == seen[-3:]
+    stats = sampler.pop_stats()
+    assert [int(s['num_candidates']) for s in stats] == seen[-MAX_STATS:]
+    assert sampler.pop_stats() == [] and sampler.peek_stats() == []
 
 
 def test_pool_statistics_count_far_and_easy_candidates():
@@ -408,12 +407,8 @@ def test_pool_statistics_count_far_and_easy_candidates():
     stats = sampler.pop_stats()[0]
     # the candidates: the GT boxes (IoU 1 with themselves), then proposals
     overlaps = assigned.max_overlaps  # extended with the GT rows by sample
-    boxes = torch.cat([gt.bboxes, proposals.priors])
-    labels = torch.where(assigned.gt_inds > 0, assigned.labels,
-                         torch.full_like(assigned.labels, NUM_CLASSES))
-    targets = gt.bboxes[(assigned.gt_inds - 1).clamp(min=0)]
-    with torch.no_grad():
-        loss = sampler._score(feats, boxes, labels, targets)
+    boxes, labels, matched = candidates(proposals, gt, assign(proposals, gt))
+    loss = reference_losses(head, feats, boxes, labels, matched, False)
     n = len(boxes)
     assert len(overlaps) == n
     far = (overlaps < 0.1).sum().item() / n

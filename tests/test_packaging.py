@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 from mmengine.config import Config
-from tiny_coco import cli_options, make_tiny_coco, shrink_options
+from tiny_coco import cli_options, shrink_options
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
@@ -76,16 +76,21 @@ def test_sdist_and_wheel_carry_the_configs(installed):
         names = whl.namelist()
     for name in ('faster_rcnn_ohem_r50.py', 'cascade_rcnn_ohem_r50.py',
                  'faster_rcnn_random_r50_voc0712.py',
-                 'shapes/fast_rcnn_ohem_r18_shapes.py',
+                 'shapes/fast_rcnn_mmohem_r18_shapes.py',
                  'shapes/_base_/fast_rcnn_r18_shapes.py'):
         assert f'mmohem/.mim/configs/{name}' in names
+    # the product's folders and the benchmark behind `mmohem demo`
+    for module in ('mmohem/fixes/safe_checkpoint.py', 'mmohem/tools/cli.py',
+                   'mmohem/samplers/ohem_sampler.py',
+                   'mmohem_benchmark/demo.py'):
+        assert module in names
     # real files, not a link back into a checkout
     shipped = osp.join(installed['site'], SHIPPED)
     assert osp.isfile(shipped) and not osp.islink(osp.dirname(shipped))
 
 
 def test_downstream_config_inherits_from_installed_package(
-        installed, tmp_path):
+        installed, tiny_coco, tmp_path):
     downstream = tmp_path / 'downstream'
     (downstream / 'configs').mkdir(parents=True)
     (downstream / 'configs' / 'my_ohem.py').write_text(DOWNSTREAM_CONFIG)
@@ -97,7 +102,7 @@ def test_downstream_config_inherits_from_installed_package(
         env=env)
     assert where.strip().startswith(installed['site'])
 
-    data = make_tiny_coco(str(tmp_path / 'data'))
+    data = tiny_coco
     work_dir = str(tmp_path / 'work')
     # the values the tiny run overrides come from the downstream config
     cfg = Config.fromfile(str(downstream / 'configs' / 'my_ohem.py'))
@@ -116,4 +121,7 @@ def test_downstream_config_inherits_from_installed_package(
     assert (sampler.num, sampler.nms_iou_thr) == (64, 0.5)
     assert sampler.loss_keys == ('loss_cls', 'loss_bbox')  # inherited
     assert dumped.model.roi_head.bbox_head.num_classes == 20
-    assert dumped.custom_imports.imports == ['mmohem']
+    assert dumped.custom_imports.imports == [
+        'mmohem', 'mmohem.fixes.safe_checkpoint',
+        'mmohem.fixes.cpu_distributed'
+    ]

@@ -1,14 +1,16 @@
+import importlib
+import os
 import subprocess
 import sys
 
-import mmdet
 import pytest
 from helpers import build_roi_head
 from mmdet.models.task_modules.samplers import OHEMSampler as MMDetOHEM
 from mmdet.registry import TASK_UTILS
 
 import mmohem
-from mmohem.compat import SUPPORTED, check_versions
+from mmohem import version_check
+from mmohem.version_check import SUPPORTED, check_versions
 
 
 def test_scoped_name_builds_mmohem_sampler_through_mmdet_registry():
@@ -30,13 +32,14 @@ def test_bare_name_still_builds_mmdet_sampler():
         dict(type='OHEMSampler', num=512, pos_fraction=0.25),
         default_args=dict(context=head))
     assert type(sampler) is MMDetOHEM
-    assert type(sampler) is not mmohem.OHEMSampler
 
 
-def test_supported_versions_pass():
+def test_versions_are_read_from_the_installed_metadata():
+    # what the packages' metadata says is what the imported packages say
     installed = check_versions()
-    assert installed['mmdet'] == mmdet.__version__
-    assert set(installed) == set(SUPPORTED)
+    for package in SUPPORTED:
+        module = importlib.import_module(package)
+        assert installed[package] == module.__version__, package
 
 
 @pytest.mark.parametrize('package,version', [('mmdet', '3.2.0'),
@@ -44,8 +47,9 @@ def test_supported_versions_pass():
                                              ('mmcv', '2.2.0'),
                                              ('mmengine', '0.9.1')])
 def test_version_guard_rejects_unsupported(monkeypatch, package, version):
-    module = __import__(package)
-    monkeypatch.setattr(module, '__version__', version)
+    real = version_check.installed_version
+    monkeypatch.setattr(version_check, 'installed_version', lambda p: version
+                        if p == package else real(p))
     low, high = SUPPORTED[package]
     with pytest.raises(ImportError) as err:
         check_versions()
@@ -53,12 +57,30 @@ def test_version_guard_rejects_unsupported(monkeypatch, package, version):
     assert f'{package}>={low},<{high}' in str(err.value)
 
 
-def test_import_stops_on_unsupported_version():
-    code = ('import mmengine; mmengine.__version__ = "0.8.0"; '
-            'import mmohem')
+def test_import_names_an_unsupported_mmcv_before_mmdet_can_assert(tmp_path):
+    """With mmcv 2.2 installed, mmdet's own import stops at an assertion;
+    mmohem reads the versions without importing, so the user sees mmohem's
+    message (the package, its version, the range, the install command)."""
+    info = tmp_path / 'mmcv-2.2.0.dist-info'
+    info.mkdir()
+    (info / 'METADATA'
+     ).write_text('Metadata-Version: 2.1\nName: mmcv\nVersion: 2.2.0\n')
+    code = ('import sys\n'
+            'try:\n'
+            '    import mmohem\n'
+            'except ImportError as e:\n'
+            '    print(e)\n'
+            "print('mmdet imported:', 'mmdet' in sys.modules)\n")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(tmp_path), os.environ.get('PYTHONPATH', '')]))
     proc = subprocess.run([sys.executable, '-c', code],
                           capture_output=True,
-                          text=True)
-    assert proc.returncode != 0
-    assert 'mmengine 0.8.0 is installed but mmohem supports ' \
-        'mmengine>=0.10.0,<0.11.0' in proc.stderr
+                          text=True,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert 'mmcv 2.2.0 is installed but mmohem supports mmcv>=2.0.0,<2.2.0' \
+        in proc.stdout
+    assert 'mim install' in proc.stdout
+    assert 'mmdet imported: False' in proc.stdout

@@ -7,9 +7,9 @@ from helpers import BBOX_HEAD, CHANNELS, assign, build_roi_head, random_image
 from mmdet.structures.bbox import bbox_overlaps
 from mmengine.logging import MessageHub
 
-import mmohem.demo.research_samplers  # noqa: F401 (registers them)
+import mmohem_benchmark.research_samplers  # noqa: F401 (registers them)
 
-RESEARCH = 'mmohem.ResearchOHEMSampler'
+RESEARCH = 'mmohem_benchmark.ResearchOHEMSampler'
 
 
 def run(head, seed=0, **image):
@@ -88,7 +88,7 @@ def test_train_mode_scoring_uses_batch_statistics():
         norm_cfg=dict(type='BN'))
     eval_head = build_roi_head(bn_head, num=16)
     train_head = build_roi_head(
-        bn_head, num=16, type='mmohem.TrainModeScoringOHEMSampler')
+        bn_head, num=16, type='mmohem_benchmark.TrainModeScoringOHEMSampler')
     eval_head.train()
     train_head.train()
     bn = next(m for m in train_head.modules()

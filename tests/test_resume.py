@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import Runner, load_checkpoint
-from tiny_coco import make_tiny_coco, shrink_config
+from tiny_coco import shrink_config
 
 from mmohem import config_path
 
@@ -43,9 +43,9 @@ class AttributeProbe:
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def trained(tiny_coco, tmp_path_factory):
     """Two iterations of the OHEM Faster R-CNN, checkpointed."""
-    root = make_tiny_coco(str(tmp_path_factory.mktemp('data')))
+    root = tiny_coco
     work_dir = str(tmp_path_factory.mktemp('work'))
     cfg = shrink_config(
         Config.fromfile(config_path('faster_rcnn_ohem_r50.py')), root,

@@ -10,8 +10,8 @@ import pytest
 import torch
 from mmdet.structures.bbox import bbox_overlaps
 
-from mmohem.demo.proposals import propose, write_proposals
-from mmohem.demo.shapes import ShapesSpec, ensure_dataset, render
+from mmohem_benchmark.proposals import propose, write_proposals
+from mmohem_benchmark.shapes import ShapesSpec, ensure_dataset, render
 
 SPEC = ShapesSpec(num_train=30, num_val=30, seed=3)
 

@@ -4,17 +4,18 @@ build with the reason), the swap is checked on the built model, and the
 table says how mmohem adapted to the head."""
 import pytest
 
-from mmohem.sweep import Row, is_regression, markdown, run_sweep
+from mmohem_benchmark.sweep import (Outcome, Row, Status, is_regression,
+                                    markdown, run_sweep)
 
 SUBSET = {
-    'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py': 'trains',
-    'cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py': 'trains',
-    'htc/htc_r50_fpn_1x_coco.py': 'trains',  # with its semantic branch
-    'scnet/scnet_r50_fpn_1x_coco.py': 'trains',
-    'grid_rcnn/grid-rcnn_r50_fpn_gn-head_1x_coco.py': 'trains',
-    'ms_rcnn/ms-rcnn_r50_fpn_1x_coco.py': 'trains',
-    'point_rend/point-rend_r50-caffe_fpn_ms-1x_coco.py': 'trains',
-    'pisa/faster-rcnn_r50_fpn_pisa_1x_coco.py': 'refused',
+    'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py': Status.TRAINS,
+    'cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py': Status.TRAINS,
+    'htc/htc_r50_fpn_1x_coco.py': Status.TRAINS,  # with its semantic branch
+    'scnet/scnet_r50_fpn_1x_coco.py': Status.TRAINS,
+    'grid_rcnn/grid-rcnn_r50_fpn_gn-head_1x_coco.py': Status.TRAINS,
+    'ms_rcnn/ms-rcnn_r50_fpn_1x_coco.py': Status.TRAINS,
+    'point_rend/point-rend_r50-caffe_fpn_ms-1x_coco.py': Status.TRAINS,
+    'pisa/faster-rcnn_r50_fpn_pisa_1x_coco.py': Status.REFUSED,
 }
 
 
@@ -35,10 +36,9 @@ def test_the_subset_was_swept(rows):
 def test_mmohem_trains_or_refuses_where_the_shipped_config_trains(
         rows, config):
     row = rows[config]
-    assert row.outcomes['shipped'].status == 'trains', row.outcomes
+    assert row.outcomes['shipped'].status == Status.TRAINS, row.outcomes
     assert row.outcomes['mmohem'].status == SUBSET[config], row.outcomes
-    assert not is_regression(row)
-    if SUBSET[config] == 'refused':
+    if SUBSET[config] == Status.REFUSED:
         assert 'ScoreHLRSampler' in row.outcomes['mmohem'].detail
 
 
@@ -49,8 +49,8 @@ def test_the_table_says_how_mmohem_adapted(rows):
     assert 'global context' in rows['scnet/scnet_r50_fpn_1x_coco.py'].note
     assert rows['faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'].note == ''
     # mmdet's own sampler cannot score HTC's RoIs (no semantic features)
-    htc = rows['htc/htc_r50_fpn_1x_coco.py'].outcomes['mmdet']
-    assert htc.status == 'fails' and 'NoneType' in htc.detail
+    htc = rows['htc/htc_r50_fpn_1x_coco.py'].outcomes['mmdet_ohem']
+    assert htc.status == Status.FAILS and 'NoneType' in htc.detail
     table = markdown(list(rows.values()))
     assert table.count('\n') == len(rows) + 1
     assert '| htc | `htc/htc_r50_fpn_1x_coco.py` | trains | trains | ' \
@@ -58,13 +58,14 @@ def test_the_table_says_how_mmohem_adapted(rows):
 
 
 def test_a_row_where_mmohem_breaks_a_training_config_is_a_regression():
-    from mmohem.sweep import Outcome
-    trains, fails = Outcome('trains'), Outcome('fails', 'in the step')
-    refused = Outcome('refused', 'mmohem.OHEMSampler cannot be used')
+    trains = Outcome(Status.TRAINS)
+    fails = Outcome(Status.FAILS, 'in the step')
+    refused = Outcome(Status.REFUSED, 'mmohem.OHEMSampler cannot be used')
 
     def row(shipped, mmohem):
         return Row('m', 'c.py',
-                   dict(shipped=shipped, mmohem=mmohem, mmdet=fails), '', 0.0)
+                   dict(shipped=shipped, mmohem=mmohem, mmdet_ohem=fails), '',
+                   0.0)
 
     assert is_regression(row(trains, fails))
     assert not is_regression(row(trains, refused))
@@ -73,7 +74,7 @@ def test_a_row_where_mmohem_breaks_a_training_config_is_a_regression():
 
 
 def test_markdown_goes_between_the_markers_and_keeps_the_prose(tmp_path):
-    from mmohem.markdown import markers, write_markdown
+    from mmohem_benchmark.markdown import markers, write_markdown
     BEGIN, END = markers('sweep')
     doc = tmp_path / 'compatibility.md'
     doc.write_text(f'# Title\n\nprose\n\n{BEGIN}\nold table\n{END}\n\nmore\n')

@@ -9,7 +9,7 @@ venv=${MMOHEM_VENV:-$root/.venv}
 
 echo "== lint (flake8, isort, yapf)"
 paths=()
-for d in mmohem configs tests tools benchmarks; do
+for d in mmohem mmohem_benchmark configs tests tools benchmarks; do
     [ -d "$d" ] && paths+=("$d")
 done
 "$venv/bin/python" -m flake8 "${paths[@]}"
@@ -17,5 +17,10 @@ done
 "$venv/bin/python" -m yapf --diff --recursive "${paths[@]}"
 
 echo "== tests"
+# Two workers, each running whole test files (module fixtures run once), one
+# torch thread each: two workers with torch's default thread count would
+# oversubscribe 2 cores and take longer than one process.
+# MMOHEM_TEST_WORKERS=0 runs everything in this process.
 # pytest exits 5 when it collected nothing: that is a failure here too.
-"$venv/bin/python" -m pytest "$@"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+"$venv/bin/python" -m pytest -n "${MMOHEM_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -3,8 +3,9 @@ from typing import Optional
 import torch
 from mmengine.hooks import Hook
 
+from ..checks import check_int
 from ..registry import HOOKS
-from .ohem_samplers import ohem_samplers
+from ..samplers import ohem_samplers
 
 
 @HOOKS.register_module()
@@ -25,10 +26,7 @@ class FiniteLossHook(Hook):
     priority = 'VERY_HIGH'
 
     def __init__(self, interval: int = 1) -> None:
-        if isinstance(interval, bool) or not isinstance(interval, int) \
-                or interval < 1:
-            raise ValueError('mmohem.FiniteLossHook: interval must be an '
-                             f'integer >= 1, got {interval!r}')
+        check_int('mmohem.FiniteLossHook', 'interval', interval, 1)
         self.interval = interval
 
     def after_train_iter(self,
@@ -47,7 +45,7 @@ class FiniteLossHook(Hook):
         ]
         nonfinite = sum(
             int(s['num_nonfinite']) for sampler in ohem_samplers(runner.model)
-            for s in list(sampler.stats)[-len(data_batch['inputs']):])
+            for s in sampler.peek_stats(last=len(data_batch['inputs'])))
         ohem = (f' OHEM scored {nonfinite} RoIs of this batch with a '
                 'non-finite loss, so the features were already NaN/inf.'
                 if nonfinite else '')

@@ -3,8 +3,9 @@ from typing import Optional
 import torch
 from mmengine.hooks import Hook
 
+from ..checks import check_int
 from ..registry import HOOKS
-from .ohem_samplers import ohem_samplers
+from ..samplers import ohem_samplers
 
 # per-image statistics averaged over an interval, logged as train/ohem_<key>
 LOGGED = ('fg_fraction', 'loss_selected', 'loss_all', 'num_candidates',
@@ -48,18 +49,17 @@ class MiningStatsHook(Hook):
                  max_boxes: int = 64) -> None:
         for name, value in (('interval', interval), ('max_boxes', max_boxes),
                             ('draw_interval', draw_interval or 1)):
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or value < 1:
-                raise ValueError(f'mmohem.MiningStatsHook: {name} must be '
-                                 f'an integer >= 1, got {value!r}')
+            check_int('mmohem.MiningStatsHook', name, value, 1)
         self.interval = interval
         self.draw_interval = draw_interval
         self.max_boxes = max_boxes
         self._sums: Optional[torch.Tensor] = None
         self._count = 0
+        self._samplers: list = []
 
     def before_train(self, runner) -> None:
-        if not ohem_samplers(runner.model):
+        self._samplers = ohem_samplers(runner.model)
+        if not self._samplers:
             raise ValueError(
                 'mmohem.MiningStatsHook needs a model whose R-CNN sampler is '
                 "mmohem.OHEMSampler (model.train_cfg.rcnn.sampler.type='"
@@ -72,7 +72,7 @@ class MiningStatsHook(Hook):
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         images = [
-            stats for sampler in ohem_samplers(runner.model)
+            stats for sampler in self._samplers
             for stats in sampler.pop_stats()
         ]
         if images:

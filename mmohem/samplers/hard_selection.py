@@ -1,8 +1,14 @@
-"""Rank RoIs by loss, suppress overlaps, keep the hardest (tensor-only)."""
+"""Rank RoIs by loss, suppress overlaps, keep the hardest (tensor-only).
+
+Every step is a handful of whole-tensor ops with no host round trip until
+the final foreground/background split (whose sizes depend on the data): on
+a GPU each op is a kernel launch, so the op count, not the arithmetic, is
+what this path costs.
+"""
 from typing import NamedTuple, Optional
 
 import torch
-from mmcv.ops import batched_nms
+from mmcv.ops.nms import NMSop
 from torch import Tensor
 
 
@@ -12,11 +18,34 @@ class HardSelection(NamedTuple):
     Attributes:
         pos_inds (Tensor): Selected foreground RoIs, hardest first.
         neg_inds (Tensor): Selected background RoIs, hardest first.
-        num_kept (Tensor): Valid candidates left after NMS (0-dim).
+        kept (Tensor): Every candidate NMS left, hardest first, the ignored
+            ones last; the budget is taken from its front.
+        groups (Tensor): The candidates' groups, as given to
+            :func:`select_hard`.
+        num_classes (int): Number of foreground classes.
     """
     pos_inds: Tensor
     neg_inds: Tensor
-    num_kept: Tensor
+    kept: Tensor
+    groups: Tensor
+    num_classes: int
+
+    @property
+    def num_kept(self) -> Tensor:
+        """Valid candidates left after NMS (0-dim); computed on request,
+        as only the mining statistics need it."""
+        return (self.groups[self.kept] <= self.num_classes).sum()
+
+
+def _rank(loss: Tensor, invalid: Tensor) -> Tensor:
+    """:func:`rank_by_loss` with the invalid mask given directly."""
+    # One stable ascending sort on a key with three tiers: finite losses
+    # (negated, hardest first), then every non-finite loss (+inf), then the
+    # invalid RoIs (NaN, which torch.sort puts after +inf).
+    inf = float('inf')
+    key = loss.neg().nan_to_num_(nan=inf, posinf=inf, neginf=inf)
+    key.masked_fill_(invalid, float('nan'))
+    return torch.sort(key, stable=True).indices
 
 
 def rank_by_loss(loss: Tensor, valid: Tensor) -> Tensor:
@@ -33,13 +62,29 @@ def rank_by_loss(loss: Tensor, valid: Tensor) -> Tensor:
     Returns:
         Tensor: Permutation of ``range(n)``.
     """
-    finite = torch.isfinite(loss)
-    key = torch.where(finite, loss, loss.new_full((), float('-inf')))
-    order = torch.sort(key, descending=True, stable=True).indices
-    # Non-finite losses must not crowd out finite ones: move them, and the
-    # invalid RoIs after them, behind every finite loss (stable sort on tier).
-    tier = (~finite).to(torch.uint8) + 2 * (~valid).to(torch.uint8)
-    return order[torch.sort(tier[order], stable=True).indices]
+    return _rank(loss, ~valid)
+
+
+def _nms_in_rank_order(boxes: Tensor, groups: Tensor, order: Tensor,
+                       iou_thr: float) -> Tensor:
+    """Class-aware greedy NMS over ``boxes`` visited in ``order``.
+
+    One call of mmcv's NMS op: the groups are told apart by shifting each
+    group's boxes out of the others' reach (the offsets of mmcv's
+    ``batched_nms``, computed the same way), and the boxes are handed over in
+    ``order`` with strictly decreasing scores, so the op visits them in that
+    order, ties and all.
+
+    Returns:
+        Tensor: The indices NMS keeps, in ``order``.
+    """
+    boxes = boxes if boxes.dtype == torch.float32 else boxes.float()
+    shifted = boxes + (groups * (boxes.max() + 1)).unsqueeze(1)
+    scores = torch.arange(
+        order.numel(), 0, -1, dtype=torch.float32, device=boxes.device)
+    keep = NMSop.apply(
+        shifted.index_select(0, order), scores, iou_thr, 0, 0, -1)
+    return order.index_select(0, keep)
 
 
 def select_hard(loss: Tensor,
@@ -73,33 +118,39 @@ def select_hard(loss: Tensor,
         neg_pos_ub (int): Upper bound of negatives per positive; -1: none.
 
     Returns:
-        HardSelection: Selected indices and the number kept after NMS.
+        HardSelection: Selected indices and what NMS kept.
     """
-    valid = groups <= num_classes
-    order = rank_by_loss(loss, valid)
-    if nms_iou_thr is not None and order.numel() > 0:
-        # NMS runs on ranks, not raw losses: every score is finite and
-        # distinct, so the order above (and its tie-breaking) is preserved.
-        rank_score = torch.empty_like(loss)
-        rank_score[order] = torch.arange(
-            order.numel(), 0, -1, device=loss.device, dtype=loss.dtype)
-        _, order = batched_nms(boxes.float(), rank_score, groups,
-                               dict(type='nms', iou_threshold=nms_iou_thr))
-    ranked_groups = groups[order]
+    kept = _rank(loss, groups > num_classes)
+    if nms_iou_thr is not None and kept.numel() > 0:
+        kept = _nms_in_rank_order(boxes, groups, kept, nms_iou_thr)
+    if pos_fraction is None and neg_pos_ub < 0:
+        # pure OHEM: the first `num` that NMS kept, whatever their group
+        top = kept[:num]
+        top_groups = groups.index_select(0, top)
+        return HardSelection(
+            _pick(top, top_groups < num_classes),
+            _pick(top, top_groups == num_classes), kept, groups, num_classes)
+    ranked_groups = groups.index_select(0, kept)
     is_pos = ranked_groups < num_classes
     is_neg = ranked_groups == num_classes
     pos_rank = is_pos.cumsum(0)
     neg_rank = is_neg.cumsum(0)
     if pos_fraction is None:
-        in_budget = torch.arange(order.numel(), device=order.device) < num
+        in_budget = torch.arange(kept.numel(), device=kept.device) < num
         take_pos = is_pos & in_budget
         take_neg = is_neg & in_budget
     else:
         take_pos = is_pos & (pos_rank <= int(num * pos_fraction))
-        num_neg = num - take_pos.sum()
-        take_neg = is_neg & (neg_rank <= num_neg)
+        take_neg = is_neg & (neg_rank <= num - take_pos.sum())
     if neg_pos_ub >= 0:
         neg_cap = neg_pos_ub * take_pos.sum().clamp(min=1)
         take_neg = take_neg & (neg_rank <= neg_cap)
-    return HardSelection(order[take_pos], order[take_neg],
-                         (is_pos | is_neg).sum())
+    return HardSelection(
+        _pick(kept, take_pos), _pick(kept, take_neg), kept, groups,
+        num_classes)
+
+
+def _pick(values: Tensor, mask: Tensor) -> Tensor:
+    """``values[mask]``: the one host sync of the selection (its size
+    depends on the data), with fewer device ops than boolean indexing."""
+    return values.index_select(0, mask.nonzero().squeeze(1))

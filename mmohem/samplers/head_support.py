@@ -26,6 +26,12 @@ from mmdet.models.roi_heads import (HybridTaskCascadeRoIHead,
                                     SCNetRoIHead, SparseRoIHead)
 from torch import Tensor, nn
 
+
+class HeadNotSupportedError(TypeError):
+    """The RoI head cannot host mmohem's sampler; the message says why and
+    what to use instead. Raised when the model is built."""
+
+
 ScoringInputs = Callable[[nn.Module, Sequence[Tensor]], Dict[str, Tensor]]
 _SCORING_INPUTS: Dict[type, ScoringInputs] = {}
 
@@ -80,16 +86,17 @@ def check_head(context: nn.Module) -> Optional[ScoringInputs]:
         ``_bbox_forward`` needs nothing beyond features and RoIs.
 
     Raises:
-        TypeError: For a head listed in :data:`UNSUPPORTED_HEADS`, and for a
-            head whose ``_bbox_forward`` takes inputs that no registered
-            function computes (scoring without them would rank RoIs on other
-            features than they are trained on).
+        HeadNotSupportedError: For a head listed in
+            :data:`UNSUPPORTED_HEADS`, and for a head whose ``_bbox_forward``
+            takes inputs that no registered function computes (scoring
+            without them would rank RoIs on other features than they are
+            trained on).
     """
     name = type(context).__name__
     for head_type, why in UNSUPPORTED_HEADS:
         if isinstance(context, head_type):
-            raise TypeError(f'mmohem.OHEMSampler cannot be used in {name}: '
-                            f'{why}')
+            raise HeadNotSupportedError(
+                f'mmohem.OHEMSampler cannot be used in {name}: {why}')
     owner = next(
         cls for cls in type(context).__mro__ if '_bbox_forward' in vars(cls))
     registered = next(
@@ -98,7 +105,7 @@ def check_head(context: nn.Module) -> Optional[ScoringInputs]:
         return _SCORING_INPUTS[registered]
     extra = _extra_inputs(context)
     if extra:
-        raise TypeError(
+        raise HeadNotSupportedError(
             f'mmohem.OHEMSampler: {owner.__name__}._bbox_forward (used by '
             f"{name}) takes {', '.join(extra)} besides the features and the "
             'RoIs, and mmohem does not know how to compute them; scoring '
@@ -142,7 +149,7 @@ def scnet_inputs(head: SCNetRoIHead,
     return inputs
 
 
-def predicts_box_deltas(bbox_head: nn.Module) -> Optional[str]:
+def why_no_box_loss(bbox_head: nn.Module) -> Optional[str]:
     """Why the head's box loss cannot be scored per RoI, or None if it can.
 
     Args:

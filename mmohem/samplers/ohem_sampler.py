@@ -1,7 +1,7 @@
 import logging
 from collections import deque
-from numbers import Real
-from typing import Deque, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 from mmdet.models.task_modules.assigners import AssignResult
@@ -12,19 +12,21 @@ from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ..checks import check_int, in_unit_interval
 from ..registry import TASK_UTILS
 from .hard_selection import HardSelection, select_hard
-from .head_support import check_head, predicts_box_deltas
+from .head_support import HeadNotSupportedError, check_head, why_no_box_loss
 from .roi_loss import LOSS_KEYS, per_roi_loss
 from .scoring_mode import read_only
 
-# Per-image mining statistics kept for hooks between two reads.
+# Images whose mining statistics are kept for hooks between two reads.
 MAX_STATS = 256
 # Statistics of the candidate pool: "far" background overlaps no object by
 # FAR_IOU or more (Fast R-CNN's bg_lo); an "easy" RoI's loss is below
 # EASY_LOSS (about 90 % probability on its class, a near-exact box).
 FAR_IOU = 0.1
 EASY_LOSS = 0.1
+OWNER = 'mmohem.OHEMSampler'  # how errors name the sampler
 
 
 @TASK_UTILS.register_module()
@@ -49,7 +51,14 @@ class OHEMSampler(BaseSampler):
 
     Non-finite losses (NaN or inf) are ranked after every finite one, so they
     fill the budget only when fewer than ``num`` finite candidates remain;
-    their count is reported in the mining statistics.
+    their count is reported in the mining statistics (:meth:`pop_stats`,
+    computed only when a hook such as ``MiningStatsHook`` asks for them).
+
+    Extension points for subclasses (the benchmark's research samplers use
+    them): ``_candidates`` (which RoIs are scored), ``_score`` (their
+    losses), ``_select`` (which are kept; its ``num`` overrides the budget),
+    ``_scoring_context`` (how the head runs while scoring) and ``of_stage``
+    (this sampler's item of a cascade head's per-stage modules).
 
     Args:
         num (int): RoIs kept per image (the paper's B/N).
@@ -77,7 +86,7 @@ class OHEMSampler(BaseSampler):
             memory of the scoring pass. Defaults to 2048.
     """
 
-    # how the scoring pass runs the head; the ablation swaps it
+    # extension point: how the scoring pass runs the head
     _scoring_context = staticmethod(read_only)
 
     def __init__(self,
@@ -89,12 +98,12 @@ class OHEMSampler(BaseSampler):
                  neg_pos_ub: int = -1,
                  add_gt_as_proposals: bool = True,
                  chunk_size: int = 2048) -> None:
-        _check_int('num', num, 1)
-        if pos_fraction is not None and not _in_unit_interval(pos_fraction):
+        check_int(OWNER, 'num', num, 1)
+        if pos_fraction is not None and not in_unit_interval(pos_fraction):
             raise ValueError('mmohem.OHEMSampler: pos_fraction must be None '
                              '(pure OHEM) or a number in (0, 1], got '
                              f'{pos_fraction!r}')
-        if nms_iou_thr is not None and not _in_unit_interval(nms_iou_thr):
+        if nms_iou_thr is not None and not in_unit_interval(nms_iou_thr):
             raise ValueError('mmohem.OHEMSampler: nms_iou_thr must be None '
                              '(no NMS) or a number in (0, 1], got '
                              f'{nms_iou_thr!r}')
@@ -106,17 +115,18 @@ class OHEMSampler(BaseSampler):
                 raise ValueError('mmohem.OHEMSampler: loss_keys must be a '
                                  f'non-empty subset of {LOSS_KEYS}, got '
                                  f'{loss_keys!r}')
-        _check_int(
+        check_int(
+            OWNER,
             'neg_pos_ub',
             neg_pos_ub,
             -1,
             hint='It is a ratio, not a count: at most neg_pos_ub background '
             'RoIs per foreground RoI (e.g. 3 for 1:3); -1 for no bound. To '
             'cap the RoIs per image, set num.')
-        _check_int('chunk_size', chunk_size, 1)
+        check_int(OWNER, 'chunk_size', chunk_size, 1)
         if not (hasattr(context, 'bbox_head')
                 and hasattr(context, '_bbox_forward')):
-            raise TypeError(
+            raise HeadNotSupportedError(
                 'mmohem.OHEMSampler scores RoIs with an R-CNN bbox branch, '
                 f'but it was built for {type(context).__name__}, which has '
                 'none (no bbox_head/_bbox_forward). OHEM belongs in '
@@ -132,12 +142,12 @@ class OHEMSampler(BaseSampler):
         self.stage = context.current_stage if hasattr(context,
                                                       'num_stages') else None
         self.loss_keys = self._decide_loss_keys(loss_keys)
-        self.stats: Deque[Dict[str, Tensor]] = deque(maxlen=MAX_STATS)
+        self._records: Deque[_MiningRecord] = deque(maxlen=MAX_STATS)
 
     def _decide_loss_keys(self, loss_keys: Optional[tuple]) -> tuple:
         """Both terms unless the head cannot score its box loss per RoI;
         then the classification loss, said once in the log."""
-        no_box = predicts_box_deltas(self.bbox_head)
+        no_box = why_no_box_loss(self.bbox_head)
         where = type(self.context).__name__ + ('' if self.stage is None else
                                                f' stage {self.stage}')
         if loss_keys is None:
@@ -200,25 +210,23 @@ class OHEMSampler(BaseSampler):
         priors, gt_flags = self._candidates(assign_result, pred_instances,
                                             gt_instances, feats)
         boxes = get_box_tensor(priors)
-        num_classes = self.bbox_head.num_classes
         gt_inds = assign_result.gt_inds
-        is_fg = gt_inds > 0
-        # background = num_classes; ignored RoIs (gt_inds < 0) get a group
-        # of their own that is never selected and never suppresses others
-        groups = torch.where(is_fg, assign_result.labels,
-                             gt_inds.new_full((), num_classes))
-        groups = torch.where(gt_inds < 0, groups.new_full((), num_classes + 1),
-                             groups)
+        # foreground: its class; background (gt_inds 0): num_classes;
+        # ignored (gt_inds < 0): above num_classes, never selected, and
+        # ranked after every other RoI, so it never suppresses one in NMS
+        groups = torch.where(gt_inds > 0, assign_result.labels,
+                             self.bbox_head.num_classes - gt_inds)
         gt_boxes = get_box_tensor(gt_instances.bboxes)
         if len(gt_boxes) > 0:
-            targets = gt_boxes[(gt_inds - 1).clamp(min=0)]
+            targets = gt_boxes.index_select(0, (gt_inds - 1).clamp_(min=0))
         else:
             targets = boxes  # no foreground: targets are never used
 
         loss = self._score(feats, boxes, groups, targets)
         selection = self._select(loss, boxes, groups)
-        self._record(loss, groups <= num_classes, selection, boxes,
-                     assign_result.max_overlaps)
+        # what the statistics are computed from, when a hook asks for them
+        self._records.append(
+            _MiningRecord(loss, selection, boxes, assign_result.max_overlaps))
         return SamplingResult(
             pos_inds=selection.pos_inds,
             neg_inds=selection.neg_inds,
@@ -274,10 +282,16 @@ class OHEMSampler(BaseSampler):
     def _score(self, feats: Sequence[Tensor], boxes: Tensor, groups: Tensor,
                targets: Tensor) -> Tensor:
         """Loss of every RoI under the current weights, read-only."""
-        if boxes.shape[0] == 0:
+        num_rois = boxes.shape[0]
+        if num_rois == 0:
             return boxes.new_zeros((0, ), dtype=torch.float32)
         head = self.bbox_head
         rois = bbox2roi([boxes])
+        if num_rois <= self.chunk_size:
+            chunks = [(rois, groups, targets)]
+        else:
+            chunks = zip(*(t.split(self.chunk_size)
+                           for t in (rois, groups, targets)))
         losses = []
         stateful = [getattr(head, key) for key in self.loss_keys]
         with self._scoring_context(self.context, stateful=stateful):
@@ -285,46 +299,36 @@ class OHEMSampler(BaseSampler):
             # from this image's features as the training forward does
             inputs = ({} if self.scoring_inputs is None else
                       self.scoring_inputs(self.context, feats))
-            for start in range(0, rois.shape[0], self.chunk_size):
-                chunk = slice(start, start + self.chunk_size)
-                results = self._bbox_forward(feats, rois[chunk], inputs)
+            for chunk_rois, chunk_groups, chunk_targets in chunks:
+                results = self._bbox_forward(feats, chunk_rois, inputs)
                 losses.append(
                     per_roi_loss(head, results['cls_score'],
-                                 results['bbox_pred'], rois[chunk],
-                                 groups[chunk], targets[chunk],
-                                 self.loss_keys))
-        return torch.cat(losses)
+                                 results['bbox_pred'], chunk_rois,
+                                 chunk_groups, chunk_targets, self.loss_keys))
+        return losses[0] if len(losses) == 1 else torch.cat(losses)
 
-    def _record(self, loss: Tensor, valid: Tensor, selection: HardSelection,
-                boxes: Tensor, max_overlaps: Tensor) -> None:
-        """Keep this image's mining statistics as device tensors (no sync)."""
-        selected = torch.cat([selection.pos_inds, selection.neg_inds])
-        finite = torch.isfinite(loss) & valid
-        num_selected = selected.numel()
-        num_valid = valid.sum().clamp(min=1)
-        self.stats.append(
-            dict(
-                num_candidates=valid.sum(),
-                # what there is to mine: candidates far from every object,
-                # and candidates the head already gets right
-                far_bg_fraction=(valid & (max_overlaps < FAR_IOU)).sum() /
-                num_valid,
-                easy_fraction=(finite & (loss < EASY_LOSS)).sum() / num_valid,
-                num_kept=selection.num_kept,
-                # new_full fills on the device; new_tensor would copy a
-                # host number over, a sync on CUDA
-                num_selected=loss.new_full((), num_selected),
-                fg_fraction=loss.new_full(
-                    (),
-                    selection.pos_inds.numel() / max(num_selected, 1)),
-                loss_selected=_masked_mean(loss[selected], finite[selected]),
-                loss_all=_masked_mean(loss, finite),
-                num_nonfinite=(valid & ~finite).sum(),
-                pos_boxes=boxes[selection.pos_inds],
-                neg_boxes=boxes[selection.neg_inds]))
+    def peek_stats(self,
+                   last: Optional[int] = None) -> List[Dict[str, Tensor]]:
+        """Mining statistics of the images sampled since the last
+        :meth:`pop_stats`, without forgetting them.
+
+        Args:
+            last (int, optional): Only the ``last`` most recent images.
+
+        Returns:
+            list[dict[str, Tensor]]: As :meth:`pop_stats`.
+        """
+        records = list(self._records)
+        if last is not None:
+            records = records[max(len(records) - last, 0):] if last else []
+        return [record.stats() for record in records]
 
     def pop_stats(self) -> List[Dict[str, Tensor]]:
         """Mining statistics of the images sampled since the last call.
+
+        They are computed here, from what each ``sample()`` call kept (the
+        losses, the selection, the boxes): a run whose hooks never ask pays
+        nothing for them. At most the last :data:`MAX_STATS` images are kept.
 
         Returns:
             list[dict[str, Tensor]]: One dict per image, oldest first, with
@@ -338,23 +342,47 @@ class OHEMSampler(BaseSampler):
             ``num_nonfinite``; and the selected boxes, hardest first, as
             ``pos_boxes`` and ``neg_boxes`` (n, 4).
         """
-        stats = list(self.stats)
-        self.stats.clear()
+        stats = self.peek_stats()
+        self._records.clear()
         return stats
+
+
+class _MiningRecord(NamedTuple):
+    """What one ``sample()`` call leaves for its mining statistics."""
+    loss: Tensor
+    selection: HardSelection
+    boxes: Tensor
+    max_overlaps: Tensor
+
+    def stats(self) -> Dict[str, Tensor]:
+        """This image's mining statistics, as device tensors (no sync)."""
+        loss, selection = self.loss, self.selection
+        valid = selection.groups <= selection.num_classes
+        selected = torch.cat([selection.pos_inds, selection.neg_inds])
+        finite = torch.isfinite(loss) & valid
+        num_selected = selected.numel()
+        num_valid = valid.sum().clamp(min=1)
+        return dict(
+            num_candidates=valid.sum(),
+            # what there is to mine: candidates far from every object, and
+            # candidates the head already gets right
+            far_bg_fraction=(valid & (self.max_overlaps < FAR_IOU)).sum() /
+            num_valid,
+            easy_fraction=(finite & (loss < EASY_LOSS)).sum() / num_valid,
+            num_kept=selection.num_kept,
+            # new_full fills on the device; new_tensor would copy a host
+            # number over, a sync on CUDA
+            num_selected=loss.new_full((), num_selected),
+            fg_fraction=loss.new_full(
+                (),
+                selection.pos_inds.numel() / max(num_selected, 1)),
+            loss_selected=_masked_mean(loss[selected], finite[selected]),
+            loss_all=_masked_mean(loss, finite),
+            num_nonfinite=(valid & ~finite).sum(),
+            pos_boxes=self.boxes[selection.pos_inds],
+            neg_boxes=self.boxes[selection.neg_inds])
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     total = torch.where(mask, values, values.new_zeros(())).sum()
     return total / mask.sum().clamp(min=1)
-
-
-def _in_unit_interval(value) -> bool:
-    return (isinstance(value, Real) and not isinstance(value, bool)
-            and 0 < value <= 1)
-
-
-def _check_int(name: str, value, minimum: int, hint: str = '') -> None:
-    if isinstance(value, bool) or not isinstance(value, int) \
-            or value < minimum:
-        raise ValueError(f'mmohem.OHEMSampler: {name} must be an integer >= '
-                         f'{minimum}, got {value!r}. {hint}'.rstrip())

@@ -1,15 +1,55 @@
 """Per-RoI training loss of a bbox head, unreduced, without host syncs."""
-from typing import Sequence
+import functools
+from typing import Sequence, Tuple
 
 import torch
+from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
 from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor, nn
 
 LOSS_KEYS = ('loss_cls', 'loss_bbox')
 
 
-def _per_row(loss, is_fg: Tensor) -> Tensor:
-    """Sum an unreduced loss (tensor or dict of tensors) to one value/row.
+def _float(tensor: Tensor) -> Tensor:
+    # a no-op .float() is still a dispatched op: skip it when it is one
+    return tensor if tensor.dtype == torch.float32 else tensor.float()
+
+
+@functools.lru_cache(maxsize=16)
+def _normalizer(means: Tuple[float, ...], stds: Tuple[float, ...],
+                device: torch.device) -> Tuple[Tensor, Tensor]:
+    # made once per device: DeltaXYWHBBoxCoder.encode copies them from the
+    # host on every call, which on a GPU waits for the device each time
+    return (torch.tensor(means,
+                         device=device), torch.tensor(stds, device=device))
+
+
+def encode(coder, priors: Tensor, targets: Tensor) -> Tensor:
+    """``coder.encode(priors, targets)``, in fewer device ops when the coder
+    is mmdet's ``DeltaXYWHBBoxCoder`` (the R-CNN heads' default).
+
+    That coder's ``bbox2delta`` takes ~90 small ops per call (a column at a
+    time) and copies its means and stds to the device each time; this does
+    the same arithmetic, element for element, on pairs of columns, so the
+    deltas are bit-identical. Any other coder (and any subclass, which may
+    encode differently) is called as it is.
+    """
+    if type(coder) is not DeltaXYWHBBoxCoder:
+        return get_box_tensor(coder.encode(priors, targets))
+    means, stds = _normalizer(
+        tuple(coder.means), tuple(coder.stds), priors.device)
+    p1, p2 = priors[:, :2], priors[:, 2:]
+    g1, g2 = targets[:, :2], targets[:, 2:]
+    p_size, g_size = p2 - p1, g2 - g1
+    p_centre, g_centre = (p1 + p2) * 0.5, (g1 + g2) * 0.5
+    deltas = torch.cat([(g_centre - p_centre) / p_size,
+                        torch.log(g_size / p_size)], 1)
+    return (deltas - means) / stds
+
+
+def _per_row(loss, labels: Tensor, num_classes: int) -> Tensor:
+    """Sum an unreduced loss (tensor or dict of tensors) to one value per
+    RoI, in a tensor of its own (callers fill it in place).
 
     A term with one value per foreground RoI only (SeesawLoss computes its
     class term on the foreground rows) is put back in those rows; a 0-dim
@@ -18,13 +58,16 @@ def _per_row(loss, is_fg: Tensor) -> Tensor:
     if isinstance(loss, dict):
         # e.g. SeesawLoss returns several named terms
         terms = [v for k, v in loss.items() if 'loss' in k]
-        return sum(_per_row(t, is_fg) for t in terms)
+        return sum(_per_row(t, labels, num_classes) for t in terms)
     if loss.dim() == 0:
-        return loss.expand(is_fg.shape)
-    if loss.dim() > 1:
-        loss = loss.flatten(1).sum(1)
-    if loss.shape[0] != is_fg.shape[0]:
-        loss = loss.new_zeros(is_fg.shape).masked_scatter(is_fg, loss)
+        return loss.expand(labels.shape).clone()
+    if loss.dim() == 2:
+        return loss.sum(1)
+    if loss.dim() > 2:
+        return loss.flatten(1).sum(1)
+    if loss.shape[0] != labels.shape[0]:
+        return loss.new_zeros(labels.shape).masked_scatter(
+            labels < num_classes, loss)
     return loss
 
 
@@ -48,26 +91,28 @@ def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
         bbox_pred (Tensor): Box deltas, shape (n, 4) or (n, 4 * num_classes).
         rois (Tensor): RoIs, shape (n, 5) (batch index first).
         labels (Tensor): Assigned label per RoI, background =
-            ``num_classes``; other values >= ``num_classes`` (e.g. ignored
-            RoIs) are scored as background.
+            ``num_classes``; larger values (e.g. ignored RoIs) are scored as
+            background.
         target_boxes (Tensor): Matched ground-truth box per RoI, shape (n, 4);
-            unused for background RoIs.
+            unused for background RoIs (any finite box will do).
         loss_keys (Sequence[str]): Terms to sum, from :data:`LOSS_KEYS`.
 
     Returns:
         Tensor: Float32 loss per RoI, shape (n, ).
     """
     num_classes = bbox_head.num_classes
-    is_fg = (labels >= 0) & (labels < num_classes)
     cls_labels = labels.clamp(max=num_classes)
-    total = cls_score.new_zeros(cls_score.size(0), dtype=torch.float32)
+    total = None
 
     # mixed precision: rank on float32 losses, whatever the forward ran in
     with torch.autocast(cls_score.device.type, enabled=False):
         if 'loss_cls' in loss_keys:
-            loss_cls = bbox_head.loss_cls(
-                cls_score.float(), cls_labels, reduction_override='none')
-            total = total + _per_row(loss_cls, is_fg).float()
+            total = _float(
+                _per_row(
+                    bbox_head.loss_cls(
+                        _float(cls_score),
+                        cls_labels,
+                        reduction_override='none'), labels, num_classes))
         if 'loss_bbox' in loss_keys:
             if not isinstance(bbox_pred, Tensor):
                 raise TypeError(
@@ -75,23 +120,28 @@ def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
                     f'{type(bbox_pred).__name__}, not per-class deltas, so '
                     "mmohem cannot score its box loss; use loss_keys=("
                     "'loss_cls',) for this head.")
-            priors = rois[:, 1:].float()
-            # Background rows get their own RoI as target: a finite,
-            # zero-ish loss that the foreground mask below removes anyway.
-            targets = torch.where(is_fg[:, None], target_boxes.float(), priors)
-            pred = bbox_pred.float()
+            priors = _float(rois[:, 1:])
+            targets = _float(target_boxes)
+            pred = _float(bbox_pred)
             if not bbox_head.reg_class_agnostic:
-                pred = pred.view(pred.size(0), num_classes, -1)
-                pred = pred[torch.arange(pred.size(0), device=pred.device),
-                            cls_labels.clamp(max=num_classes - 1)]
+                # each RoI's deltas for its own class (any class for
+                # background, whose box loss is masked out below)
+                size = pred.size(1) // num_classes
+                pred = pred.view(-1, num_classes, size).gather(
+                    1,
+                    cls_labels.clamp(max=num_classes - 1).view(
+                        -1, 1, 1).expand(-1, 1, size)).squeeze(1)
             if bbox_head.reg_decoded_bbox:
                 pred = get_box_tensor(
                     bbox_head.bbox_coder.decode(priors, pred))
             else:
-                targets = bbox_head.bbox_coder.encode(priors, targets)
-            loss_bbox = _per_row(
-                bbox_head.loss_bbox(pred, targets, reduction_override='none'),
-                is_fg)
-            total = total + torch.where(is_fg, loss_bbox.float(),
-                                        loss_bbox.new_zeros(()).float())
+                targets = encode(bbox_head.bbox_coder, priors, targets)
+            loss_bbox = _float(
+                _per_row(
+                    bbox_head.loss_bbox(
+                        pred, targets, reduction_override='none'), labels,
+                    num_classes))
+            # a fill, not a product: a background row's loss may be inf/NaN
+            loss_bbox = loss_bbox.masked_fill_(labels >= num_classes, 0.)
+            total = loss_bbox if total is None else total + loss_bbox
     return total

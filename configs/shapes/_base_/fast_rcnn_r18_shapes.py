@@ -3,7 +3,10 @@
 # the regime of the OHEM paper. The R-CNN sampler is what the three variants
 # in configs/shapes/ change; the RoI budget is the paper's B/N = 64 per image.
 _base_ = ['./shapes_data.py', './shapes_schedule.py']
-custom_imports = dict(imports=['mmohem'], allow_failed_imports=False)
+# the proposal-file fix names the images an incomplete proposal file lacks
+custom_imports = dict(
+    imports=['mmohem', 'mmohem.fixes.proposal_file_check'],
+    allow_failed_imports=False)
 
 model = dict(
     type='FastRCNN',

@@ -1,9 +1,11 @@
 """Research-only samplers for the ablation (``mmohem ablate``), not product
 defaults: they exist to measure what one of the paper's choices is worth.
 
-``mmohem.demo.research_samplers`` is imported by the demo's training process
-(:mod:`mmohem.demo.train_one`), which registers them; configs outside the
-benchmark should not use them.
+They subclass ``mmohem.OHEMSampler`` through its documented extension points
+and are registered under the scope ``mmohem_benchmark``
+(``type='mmohem_benchmark.ResearchOHEMSampler'``) when the benchmark's
+training process (:mod:`mmohem_benchmark.train_one`) imports this module;
+configs outside the benchmark should not use them.
 """
 import math
 from contextlib import contextmanager
@@ -13,8 +15,8 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 
-from ..registry import TASK_UTILS
-from ..samplers import HardSelection, OHEMSampler, select_hard
+from mmohem.samplers import OHEMSampler, select_hard
+from .registry import TASK_UTILS
 
 
 @contextmanager
@@ -125,9 +127,9 @@ class ResearchOHEMSampler(OHEMSampler):
         drawn = keys.topk(min(num_random, len(keys))).indices
         drawn = drawn[keys[drawn] >= 0]
         is_pos = groups[drawn] < num_classes
-        return HardSelection(
-            torch.cat([hard.pos_inds, drawn[is_pos]]),
-            torch.cat([hard.neg_inds, drawn[~is_pos]]), hard.num_kept)
+        return hard._replace(
+            pos_inds=torch.cat([hard.pos_inds, drawn[is_pos]]),
+            neg_inds=torch.cat([hard.neg_inds, drawn[~is_pos]]))
 
 
 def _random_boxes(num: int, width: int, height: int, device) -> torch.Tensor:

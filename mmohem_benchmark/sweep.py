@@ -17,6 +17,7 @@ with ``mmohem.OHEMSampler`` in every R-CNN stage, and with mmdet's built-in
 A regression is a row where the shipped config trains and mmohem's variant
 neither trains nor is refused: the sweep exits non-zero on one.
 """
+import enum
 import glob
 import os.path as osp
 import re
@@ -26,29 +27,38 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 from mmengine.config import Config
 
-from .config_swap import (mmdet_ohem_sampler, ohem_sampler, rcnn_stages,
-                          swap_samplers)
+from mmohem.samplers import (HeadNotSupportedError, OHEMSampler, ohem_samplers,
+                             rcnn_samplers)
+from mmohem.samplers.head_support import why_no_box_loss
+from mmohem.tools.config_files import mim_config_dir
+from mmohem.tools.config_swap import (mmdet_ohem_sampler, ohem_sampler,
+                                      rcnn_stages, swap_samplers)
 from .synthetic_batch import synthetic_batch, train_step
 
-VARIANTS = ('shipped', 'mmohem', 'mmdet')
-LABELS = {
-    'shipped': 'as shipped',
-    'mmohem': 'mmohem.OHEMSampler',
-    'mmdet': "mmdet's OHEMSampler"
-}
+# the config as shipped, then with each OHEM sampler in every R-CNN stage
+VARIANTS = ('shipped', 'mmohem', 'mmdet_ohem')
 # configs of a folder tried, in order, for one that trains as shipped
 MAX_TRIES = 3
 MAKERS: Dict[str, Optional[Callable]] = {
     'shipped': None,
     'mmohem': ohem_sampler,
-    'mmdet': mmdet_ohem_sampler
+    'mmdet_ohem': mmdet_ohem_sampler
 }
 
 
+class Status(str, enum.Enum):
+    """How one variant of a config ended (see the module doc)."""
+    TRAINS = 'trains'
+    REFUSED = 'refused'
+    FAILS = 'fails'
+    SKIPPED = 'skipped'
+
+
 class Outcome(NamedTuple):
-    status: str  # trains | refused | fails | skipped
+    status: Status
     detail: str = ''
     note: str = ''  # how mmohem's sampler adapted to the head
+    at_build: bool = False  # FAILS: when the model was built, not stepped
 
 
 class Row(NamedTuple):
@@ -59,32 +69,37 @@ class Row(NamedTuple):
     seconds: float
 
 
-def config_root() -> str:
-    import mmdet
-    return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
-
-
 class Candidate(NamedTuple):
     config: str  # relative to the config folder
     load_error: str = ''  # why it does not load here, if it does not
 
 
-def discover(root: Optional[str] = None) -> Dict[str, List[Candidate]]:
+def discover(
+    root: Optional[str] = None,
+    only: Sequence[str] = ()
+) -> Dict[str, List[Candidate]]:
     """Configs whose model has an R-CNN sampler, by method folder.
 
     Configs that do not load here (a package they import is missing) and
     whose name says R-CNN come last, with the error.
 
+    Args:
+        root (str, optional): Config folder; mmdet's installed configs by
+            default.
+        only (Sequence[str]): Regular expressions; only the configs whose
+            path (relative to ``root``) matches one are loaded.
+
     Returns:
         dict[str, list[Candidate]]: Folder -> its configs, best
         representative first (loads, ResNet-50, 1x, COCO, shortest name).
     """
-    root = root or config_root()
+    root = root or mim_config_dir('mmdet')
     found: Dict[str, List[Candidate]] = {}
     for path in sorted(
             glob.glob(osp.join(root, '**', '*.py'), recursive=True)):
         rel = osp.relpath(path, root)
-        if '_base_' in rel.split(osp.sep):
+        if '_base_' in rel.split(
+                osp.sep) or only and not any(re.search(o, rel) for o in only):
             continue
         try:
             cfg = Config.fromfile(path)
@@ -108,29 +123,14 @@ def _preference(candidate: Candidate):
             in name, len(name), name)
 
 
-def _samplers_of(model) -> list:
-    from mmdet.models.roi_heads import BaseRoIHead
-    samplers = []
-    for module in model.modules():
-        if isinstance(module, BaseRoIHead):
-            found = getattr(module, 'bbox_sampler', None)
-            if isinstance(found, (list, tuple)):
-                samplers += found
-            elif found is not None:
-                samplers.append(found)
-    return samplers
-
-
 def _check_swap(variant: str, model, num_stages: int) -> None:
     """The built model really mines with the sampler the variant asked."""
     from mmdet.models.task_modules.samplers import \
         OHEMSampler as MMDetOHEMSampler
-
-    from .samplers import OHEMSampler
     if variant == 'shipped':
         return
     wanted = OHEMSampler if variant == 'mmohem' else MMDetOHEMSampler
-    samplers = _samplers_of(model)
+    samplers = rcnn_samplers(model)
     # a wrapper may build its detector twice (SoftTeacher: teacher, student)
     if not samplers or len(samplers) % num_stages or not all(
             type(s) is wanted for s in samplers):
@@ -163,19 +163,19 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
         # random, but initialised as the config says (some modules are
         # left uninitialised until init_weights, e.g. DetectoRS's SAC)
         model.init_weights()
+    except HeadNotSupportedError as e:
+        return Outcome(Status.REFUSED, _short(e))
     except Exception as e:
-        if variant == 'mmohem' and 'mmohem.OHEMSampler' in str(e):
-            return Outcome('refused', _short(e))
-        return Outcome('fails', 'at build: ' + _short(e))
+        return Outcome(Status.FAILS, _short(e), at_build=True)
     try:
         _check_swap(variant, model, len(stages))
         loss, _ = train_step(model, synthetic_batch(cfg.model, size=size))
     except Exception as e:
         where = traceback.extract_tb(e.__traceback__)[-1]
         return Outcome(
-            'fails', f'in the step ({osp.basename(where.filename)}:'
+            Status.FAILS, f'in the step ({osp.basename(where.filename)}:'
             f'{where.lineno}): {_short(e)}')
-    return Outcome('trains', f'loss {loss:.3f}', _note(model))
+    return Outcome(Status.TRAINS, f'loss {loss:.3f}', _note(model))
 
 
 def _for_this_machine(tree) -> None:
@@ -199,14 +199,10 @@ def _for_this_machine(tree) -> None:
 
 def _note(model) -> str:
     """How mmohem's samplers adapted to this model's heads, if they did."""
-    from .samplers import OHEMSampler
-    from .samplers.head_support import predicts_box_deltas
     notes = []
-    for sampler in _samplers_of(model):
-        if not isinstance(sampler, OHEMSampler):
-            continue
+    for sampler in ohem_samplers(model):
         if 'loss_bbox' not in sampler.loss_keys:
-            why = predicts_box_deltas(sampler.bbox_head) or 'as configured'
+            why = why_no_box_loss(sampler.bbox_head) or 'as configured'
             notes.append(f'ranks by loss_cls: {why}')
         if sampler.scoring_inputs is not None:
             doc = sampler.scoring_inputs.__doc__.split('\n')[0]
@@ -216,8 +212,8 @@ def _note(model) -> str:
 
 def is_regression(row: Row) -> bool:
     shipped, mmohem = row.outcomes['shipped'], row.outcomes['mmohem']
-    return shipped.status == 'trains' and mmohem.status not in ('trains',
-                                                                'refused')
+    return shipped.status == Status.TRAINS and mmohem.status not in (
+        Status.TRAINS, Status.REFUSED)
 
 
 def run_sweep(everything: bool = False,
@@ -239,16 +235,10 @@ def run_sweep(everything: bool = False,
     """
     from mmdet.utils import register_all_modules
     register_all_modules()
-    root = root or config_root()
+    root = root or mim_config_dir('mmdet')
     rows = []
     start = time.time()
-    for method, candidates in discover(root).items():
-        chosen = [
-            c for c in candidates
-            if not only or any(re.search(o, c.config) for o in only)
-        ]
-        if not chosen:
-            continue
+    for method, chosen in discover(root, only).items():
         if everything:
             runs = ((c, _run_candidate(root, c)) for c in chosen)
         else:
@@ -260,7 +250,8 @@ def run_sweep(everything: bool = False,
             start = time.time()
             rows.append(row)
             log(f'[sweep] {row.config}: ' +
-                ', '.join(f'{v} {o.status}' for v, o in outcomes.items()) +
+                ', '.join(f'{v} {o.status.value}'
+                          for v, o in outcomes.items()) +
                 f' ({row.seconds:.0f} s)' +
                 ('  <- REGRESSION' if is_regression(row) else ''))
     return rows
@@ -273,7 +264,7 @@ def _pick(root: str, chosen: List[Candidate]):
     tried = []
     for candidate in chosen[:MAX_TRIES]:
         outcomes = _run_candidate(root, candidate)
-        if outcomes['shipped'].status == 'trains':
+        if outcomes['shipped'].status == Status.TRAINS:
             return candidate, outcomes
         tried.append((candidate, outcomes))
     return tried[0]
@@ -282,7 +273,7 @@ def _pick(root: str, chosen: List[Candidate]):
 def _run_candidate(root: str, candidate: Candidate) -> Dict[str, Outcome]:
     if candidate.load_error:
         skip = Outcome(
-            'skipped',
+            Status.SKIPPED,
             'the config does not load here: ' + candidate.load_error)
         return {v: skip for v in VARIANTS}
     return _run_config(osp.join(root, candidate.config))
@@ -290,10 +281,10 @@ def _run_candidate(root: str, candidate: Candidate) -> Dict[str, Outcome]:
 
 def _run_config(path: str) -> Dict[str, Outcome]:
     shipped = run_variant(path, 'shipped')
-    if shipped.status == 'fails' and shipped.detail.startswith('at build'):
+    if shipped.status == Status.FAILS and shipped.at_build:
         skip = Outcome(
-            'skipped',
-            'the shipped config does not build here: ' + shipped.detail[10:])
+            Status.SKIPPED,
+            'the shipped config does not build here: ' + shipped.detail)
         return {v: skip for v in VARIANTS}
     outcomes = {'shipped': shipped}
     for variant in VARIANTS[1:]:
@@ -302,10 +293,11 @@ def _run_config(path: str) -> Dict[str, Outcome]:
 
 
 def _cell(outcome: Outcome) -> str:
-    if outcome.status == 'trains':
-        return 'trains'
-    detail = outcome.detail.replace('|', '\\|')
-    return f'**{outcome.status}**: {detail}'
+    if outcome.status == Status.TRAINS:
+        return Status.TRAINS.value
+    detail = ('at build: ' if outcome.at_build else '') + outcome.detail
+    detail = detail.replace('|', '\\|')
+    return f'**{outcome.status.value}**: {detail}'
 
 
 def markdown(rows: Sequence[Row]) -> str:
@@ -327,7 +319,7 @@ def counts(rows: Sequence[Row]) -> Dict[str, Dict[str, int]]:
     for variant in VARIANTS:
         tally: Dict[str, int] = {}
         for row in rows:
-            status = row.outcomes[variant].status
+            status = row.outcomes[variant].status.value
             tally[status] = tally.get(status, 0) + 1
         result[variant] = tally
     return result

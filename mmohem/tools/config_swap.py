@@ -6,7 +6,7 @@ sit inside another model (``model.detector`` of a tracker or of a
 semi-supervised wrapper), so every ``train_cfg`` under ``model`` is searched.
 The RPN's sampler (``train_cfg.rpn``) is never touched.
 """
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 # what a swap keeps from the original sampler
 KEPT_KEYS = ('num', 'add_gt_as_proposals')
@@ -41,6 +41,17 @@ def rcnn_stages(model_cfg: dict,
     for key, value in model_cfg.items():
         if key != 'train_cfg' and isinstance(value, dict):
             yield from rcnn_stages(value, f'{path}.{key}')
+
+
+def has_key(tree, key: str) -> bool:
+    """Whether a config tree (dicts and lists) sets ``key`` anywhere to
+    something other than None."""
+    if isinstance(tree, dict):
+        return any(k == key and v is not None or has_key(v, key)
+                   for k, v in tree.items())
+    if isinstance(tree, (list, tuple)):
+        return any(has_key(v, key) for v in tree)
+    return False
 
 
 def ohem_sampler(original: Optional[dict], **options) -> dict:
@@ -104,8 +115,3 @@ def swap_samplers(cfg, make_sampler=ohem_sampler, **options) -> List[str]:
     for _, stage in stages:
         stage['sampler'] = make_sampler(stage['sampler'], **options)
     return [path for path, _ in stages]
-
-
-def sampler_types(cfg) -> Sequence[str]:
-    """The R-CNN sampler types of ``cfg``, one per stage."""
-    return [stage['sampler']['type'] for _, stage in rcnn_stages(cfg['model'])]

@@ -5,6 +5,10 @@ Fast R-CNN reads precomputed proposals from a file keyed by
 When an image has no entry, mmdet stops with a bare ``AssertionError`` or
 ``KeyError``. mmohem wraps that method, once, to name the file, the images
 without an entry and the fix; a complete file loads exactly as before.
+
+Switched on by importing this module (``custom_imports`` entry
+``mmohem.fixes.proposal_file_check``); :func:`install` does the same from
+code.
 """
 import functools
 import os.path as osp
@@ -50,3 +54,6 @@ def install() -> None:
 
     load_proposals._mmohem_checked = True
     BaseDetDataset.load_proposals = load_proposals
+
+
+install()

@@ -1,5 +1,16 @@
-"""Write a generated table into a document that has prose around it."""
+"""Write a generated table into a document that has prose around it, and
+format its cells."""
 import os.path as osp
+import statistics
+from typing import Sequence
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """``'mean ± std'`` with one decimal; the mean alone for one value."""
+    mean = statistics.mean(values)
+    if len(values) < 2:
+        return f'{mean:.1f}'
+    return f'{mean:.1f} ± {statistics.stdev(values):.1f}'
 
 
 def markers(name: str):

@@ -2,11 +2,15 @@
 
 mmcv is normally installed outside pip's resolver (``mim install`` or a
 source build), so the ranges in ``pyproject.toml`` are not enough: a mismatch
-would otherwise surface as an obscure error deep inside mmdet.
+would otherwise surface as an obscure error deep inside mmdet. The versions
+are read from the installed distributions' metadata, without importing the
+packages: importing mmdet with an unsupported mmcv stops at mmdet's own
+assertion before mmohem could say anything.
 """
+from importlib import metadata
 from typing import Dict, Tuple
 
-from mmengine.utils import digit_version
+from packaging.version import Version
 
 # package: (lowest supported, first unsupported)
 SUPPORTED: Dict[str, Tuple[str, str]] = {
@@ -20,11 +24,18 @@ INSTALL_HINT = ('Install a supported stack with `bash tools/bootstrap.sh` '
                 '(GPU).')
 
 
-def _installed_version(package: str) -> str:
-    # mmcv and mmdet are imported in dependency order: mmdet's own import
-    # asserts on the mmcv version with a less helpful message.
-    module = __import__(package)
-    return module.__version__
+def installed_version(package: str) -> str:
+    """The installed version of ``package``, from its metadata.
+
+    Raises:
+        ImportError: If the package is not installed.
+    """
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        low, high = SUPPORTED[package]
+        raise ImportError(f'mmohem needs {package}>={low},<{high}, which is '
+                          f'not installed. {INSTALL_HINT}') from None
 
 
 def check_versions() -> Dict[str, str]:
@@ -36,14 +47,13 @@ def check_versions() -> Dict[str, str]:
 
     Raises:
         ImportError: Naming every unsupported package, its installed version
-            and the supported range.
+            and the supported range, and how to install a supported one.
     """
     installed, problems = {}, []
     for package, (low, high) in SUPPORTED.items():
-        version = _installed_version(package)
+        version = installed_version(package)
         installed[package] = version
-        if not (digit_version(low) <= digit_version(version) <
-                digit_version(high)):
+        if not Version(low) <= Version(version) < Version(high):
             problems.append(f'{package} {version} is installed but mmohem '
                             f'supports {package}>={low},<{high}')
     if problems:

@@ -16,6 +16,9 @@ directly), so the file asks for ``builtins.getattr``. Allowing the real
 ``getattr`` would let a file read any attribute of anything it can build;
 mmohem maps that name to :func:`_statistics_method`, which looks up
 HistoryBuffer's statistics methods and nothing else.
+
+Switched on by importing this module (``custom_imports`` entry
+``mmohem.fixes.safe_checkpoint``); :func:`install` does the same from code.
 """
 import os.path as osp
 import pickle
@@ -88,3 +91,6 @@ def install() -> bool:
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
     return True
+
+
+install()

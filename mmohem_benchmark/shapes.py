@@ -208,14 +208,26 @@ def ensure_dataset(spec: ShapesSpec, root: str) -> Dict[str, str]:
     """
     stamp = osp.join(root, 'spec.json')
     wanted = json.dumps(asdict(spec), sort_keys=True)
-    if osp.isfile(stamp):
-        with open(stamp) as f:
-            if f.read() == wanted:
-                return {s: osp.join(root, f'{s}.json') for s in SPLITS}
+    if stamp_matches(stamp, wanted):
+        return {s: osp.join(root, f'{s}.json') for s in SPLITS}
     files = {split: write_split(spec, root, split) for split in SPLITS}
+    write_stamp(stamp, wanted)
+    return files
+
+
+def stamp_matches(stamp: str, wanted: str) -> bool:
+    """Whether the files a stamp describes were written from ``wanted``
+    (the stamp is written last, so an interrupted write does not match)."""
+    if not osp.isfile(stamp):
+        return False
+    with open(stamp) as f:
+        return f.read() == wanted
+
+
+def write_stamp(stamp: str, wanted: str) -> None:
+    """Record that the files were written from ``wanted``."""
     with open(stamp, 'w') as f:
         f.write(wanted)
-    return files
 
 
 SPLITS: Sequence[str] = ('train', 'val')

@@ -13,7 +13,8 @@ import os.path as osp
 import statistics
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
-from .run import prepare_data, train_variant
+from .demo import prepare_data, train_variant
+from .markdown import mean_std
 from .shapes import ShapesSpec
 
 SAMPLER = 'model.train_cfg.rcnn.sampler.'
@@ -24,7 +25,7 @@ class Variant(NamedTuple):
 
     Attributes:
         base (str): The demo variant whose config it starts from
-            (``random``, ``mmdetohem`` or ``ohem``).
+            (a name of :data:`mmohem_benchmark.SAMPLERS`).
         change (str): What differs from ``base``, for the table.
         options (dict): Config overrides (``--cfg-options`` style keys).
         regimes (tuple): The regimes it applies to.
@@ -35,38 +36,39 @@ class Variant(NamedTuple):
     regimes: tuple = ('fast', 'faster')
 
 
-RESEARCH = {SAMPLER + 'type': 'mmohem.ResearchOHEMSampler'}
+RESEARCH = {SAMPLER + 'type': 'mmohem_benchmark.ResearchOHEMSampler'}
 
 VARIANTS: Dict[str, Variant] = {
     'random':
     Variant('random', 'RandomSampler (64 RoIs, 1:3 quota)'),
-    'mmdetohem':
-    Variant('mmdetohem', "mmdet's built-in OHEMSampler"),
-    'ohem':
-    Variant('ohem', 'mmohem default: pure OHEM, full loss, NMS 0.7, '
+    'mmdet_ohem':
+    Variant('mmdet_ohem', "mmdet's built-in OHEMSampler"),
+    'mmohem':
+    Variant('mmohem', 'mmohem default: pure OHEM, full loss, NMS 0.7, '
             'num 64'),
     'ratio':
-    Variant('ohem', 'ratio mode: pos_fraction=0.25',
+    Variant('mmohem', 'ratio mode: pos_fraction=0.25',
             {SAMPLER + 'pos_fraction': 0.25}),
     'cls_only':
-    Variant('ohem', "rank by loss_cls only",
+    Variant('mmohem', "rank by loss_cls only",
             {SAMPLER + 'loss_keys': ['loss_cls']}),
     'no_nms':
-    Variant('ohem', 'no NMS: nms_iou_thr=None',
+    Variant('mmohem', 'no NMS: nms_iou_thr=None',
             {SAMPLER + 'nms_iou_thr': None}),
     'train_mode':
-    Variant('ohem', 'scoring in train mode (research-only sampler)',
-            {SAMPLER + 'type': 'mmohem.TrainModeScoringOHEMSampler'}),
+    Variant(
+        'mmohem', 'scoring in train mode (research-only sampler)',
+        {SAMPLER + 'type': 'mmohem_benchmark.TrainModeScoringOHEMSampler'}),
     'num16':
-    Variant('ohem', 'num=16 of ~1000 candidates', {SAMPLER + 'num': 16}),
+    Variant('mmohem', 'num=16 of ~1000 candidates', {SAMPLER + 'num': 16}),
     'num32':
-    Variant('ohem', 'num=32', {SAMPLER + 'num': 32}),
+    Variant('mmohem', 'num=32', {SAMPLER + 'num': 32}),
     'num128':
-    Variant('ohem', 'num=128', {SAMPLER + 'num': 128}),
+    Variant('mmohem', 'num=128', {SAMPLER + 'num': 128}),
     # end-to-end remedies: bring back a pool worth mining
     'pool2000':
     Variant(
-        'ohem',
+        'mmohem',
         'twice the train-time RPN proposals (2000 per image)', {
             'model.train_cfg.rpn_proposal.nms_pre': 4000,
             'model.train_cfg.rpn_proposal.max_per_img': 2000
@@ -74,29 +76,41 @@ VARIANTS: Dict[str, Variant] = {
         regimes=('faster', )),
     'random_rois':
     Variant(
-        'ohem',
+        'mmohem',
         '+1000 random boxes per image among the candidates', {
             **RESEARCH, SAMPLER + 'num_random_rois': 1000
         },
         regimes=('faster', )),
     'warmup':
-    Variant('ohem', 'random sampling (1:3) for the first 100 iterations', {
+    Variant('mmohem', 'random sampling (1:3) for the first 100 iterations', {
         **RESEARCH, SAMPLER + 'warmup_iters': 100
     }),
     'half_random':
-    Variant('ohem', 'half the budget hard, half random', {
+    Variant('mmohem', 'half the budget hard, half random', {
         **RESEARCH, SAMPLER + 'random_fraction': 0.5
     }),
     # not one change: the two remedies that came closest, together
     'warmup_half':
     Variant(
-        'ohem',
+        'mmohem',
         'warmup and half_random together', {
             **RESEARCH, SAMPLER + 'warmup_iters': 100,
             SAMPLER + 'random_fraction': 0.5
         },
         regimes=('faster', )),
 }
+
+# names of mmohem 0.1 for two rows, still accepted on the command line
+OLD_NAMES = {'ohem': 'mmohem', 'mmdetohem': 'mmdet_ohem'}
+
+
+def canonical_names(names: Sequence[str]) -> List[str]:
+    """``names`` with the rows' old names replaced, saying so once."""
+    renamed = [OLD_NAMES.get(name, name) for name in names]
+    for old in sorted(set(names) & set(OLD_NAMES)):
+        print(f'[ablate] {old!r} is now called {OLD_NAMES[old]!r}; the old '
+              'name works until mmohem 0.3')
+    return renamed
 
 
 def load_results(path: str) -> dict:
@@ -171,12 +185,6 @@ def run_ablation(names: Sequence[str],
     return load_results(results_path)
 
 
-def _fmt(values: List[float]) -> str:
-    if len(values) < 2:
-        return f'{values[0]:.1f}'
-    return f'{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}'
-
-
 def markdown_name(regime: str, results_path: str) -> str:
     """Name of the markers a table goes between: ``ablation-fast`` for
     ablation.json, ``ablation-faster-h200`` for ablation_h200.json."""
@@ -217,7 +225,7 @@ def ablation_table(results: dict,
     rows ran), and the machine each row ran on."""
     runs = results.get(regime, {})
     names = [n for n in (names or VARIANTS) if runs.get(n)]
-    default, random = runs.get('ohem'), runs.get('random')
+    default, random = runs.get('mmohem'), runs.get('random')
     lines = [
         '| variant | change from the default | seeds | AP | AP50 | AP_small '
         '| AP per seed | Δ AP vs default | Δ AP vs random | Δ AP50 vs random '
@@ -228,11 +236,11 @@ def ablation_table(results: dict,
         by_seed = [runs[name][s] for s in sorted(runs[name], key=int)]
 
         def col(key):
-            return _fmt([100 * r[key] for r in by_seed])
+            return mean_std([100 * r[key] for r in by_seed])
 
         per_seed = ' / '.join(f"{100 * r['AP']:.1f}" for r in by_seed)
         seeds = ','.join(sorted(runs[name], key=int))
-        vs_default = '' if name == 'ohem' else _paired_delta(
+        vs_default = '' if name == 'mmohem' else _paired_delta(
             runs[name], default, 'AP')
         vs_random, vs_random50 = ('', '') if name == 'random' else (
             _paired_delta(runs[name], random, key) for key in ('AP', 'AP50'))

@@ -15,17 +15,15 @@ import time
 from dataclasses import asdict
 from typing import Dict, List, Optional, Sequence
 
-from mmohem.config_files import CONFIG_DIR
+from mmohem.tools.config_files import CONFIG_DIR
+from . import SAMPLERS
+from .markdown import mean_std
 from .plots import draw_gallery, draw_summary
 from .proposals import write_proposals
-from .shapes import ShapesSpec, ensure_dataset
+from .shapes import ShapesSpec, ensure_dataset, stamp_matches, write_stamp
 
-VARIANTS = (('random', 'RandomSampler'), ('mmdetohem', "mmdet's OHEMSampler"),
-            ('ohem', 'mmohem.OHEMSampler'))
-REGIMES = {
-    'fast': 'Fast R-CNN, 1000 precomputed proposals (the paper)',
-    'faster': 'Faster R-CNN, end to end (RPN proposals)',
-}
+# the demo's variants: the three samplers compared, with their labels
+VARIANTS = tuple(SAMPLERS.items())
 NUM_PROPOSALS = 1000
 
 
@@ -40,15 +38,12 @@ def prepare_data(spec: ShapesSpec, root: str) -> None:
     wanted = json.dumps(
         dict(spec=asdict(spec), num=NUM_PROPOSALS), sort_keys=True)
     files = ensure_dataset(spec, root)
-    if osp.isfile(stamp):
-        with open(stamp) as f:
-            if f.read() == wanted:
-                return
+    if stamp_matches(stamp, wanted):
+        return
     print(f'[demo] writing {NUM_PROPOSALS} proposals per image', flush=True)
     for split, ann_file in files.items():
         write_proposals(root, split, ann_file, NUM_PROPOSALS, spec.seed)
-    with open(stamp, 'w') as f:
-        f.write(wanted)
+    write_stamp(stamp, wanted)
 
 
 def train_variant(regime: str,
@@ -66,7 +61,7 @@ def train_variant(regime: str,
     """
     os.makedirs(work_dir, exist_ok=True)
     cmd = [
-        sys.executable, '-m', 'mmohem.demo.train_one',
+        sys.executable, '-m', 'mmohem_benchmark.train_one',
         config_file(regime, variant), '--work-dir', work_dir, '--data-root',
         data_root, '--iters',
         str(iters), '--seed',
@@ -95,13 +90,6 @@ def train_variant(regime: str,
         return json.load(f)
 
 
-def _mean_std(values: Sequence[float]) -> str:
-    mean = statistics.mean(values)
-    if len(values) < 2:
-        return f'{mean:.1f}'
-    return f'{mean:.1f} ± {statistics.stdev(values):.1f}'
-
-
 def table(results: Dict[str, Dict[str, List[dict]]]) -> str:
     """Markdown table, mean ± std over seeds (AP in percent)."""
     lines = [
@@ -113,7 +101,7 @@ def table(results: Dict[str, Dict[str, List[dict]]]) -> str:
             runs = variants[variant]
 
             def pct(key):
-                return _mean_std([100 * r[key] for r in runs])
+                return mean_std([100 * r[key] for r in runs])
 
             s_iter = statistics.mean(r['s_per_iter'] for r in runs)
             peak = max(r['peak_mib'] for r in runs)
@@ -154,7 +142,7 @@ def run_demo(regimes: Sequence[str], iters: int, seeds: Sequence[int],
         f.write(text + '\n')
     summary = draw_summary(results, VARIANTS, osp.join(work_dir,
                                                        'summary.png'))
-    gallery = draw_gallery([(r, results[r]['ohem'][0]['log_dir'])
+    gallery = draw_gallery([(r, results[r]['mmohem'][0]['log_dir'])
                             for r in regimes],
                            osp.join(work_dir, 'mined_rois.png'))
     print(f'\n{text}\n')

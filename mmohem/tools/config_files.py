@@ -7,13 +7,31 @@ the ``_base_`` expression)::
 
     _base_ = __import__('mmohem').config_path('faster_rcnn_ohem_r50.py')
 """
+import importlib
 import os
 import os.path as osp
 from typing import List
 
-# The configs ship inside the package where mmdet keeps its own
-# (``<package>/.mim/configs``); in a checkout that is a link to configs/.
-CONFIG_DIR = osp.join(osp.dirname(__file__), '.mim', 'configs')
+
+def mim_config_dir(package: str) -> str:
+    """Where an OpenMMLab-style package keeps its configs:
+    ``<package>/.mim/configs`` (mmdet's, and mmohem's own).
+
+    Raises:
+        FileNotFoundError: If ``package`` is not installed.
+    """
+    try:
+        module = importlib.import_module(package)
+    except ImportError as e:
+        raise FileNotFoundError(
+            f'the package {package!r} is not installed') from e
+    return osp.join(osp.dirname(module.__file__), '.mim', 'configs')
+
+
+# mmohem's configs ship inside the package where mmdet keeps its own; in a
+# checkout that is a link to configs/.
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), '.mim', 'configs')
 
 
 def list_configs() -> List[str]:

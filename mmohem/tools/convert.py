@@ -10,7 +10,6 @@ mmengine's inheritance cannot change item by item, so the stages are
 restated from the source with only the sampler changed — by this command,
 not by hand; run it again if the source's stages change.
 """
-import importlib
 import os
 import os.path as osp
 import tempfile
@@ -19,7 +18,8 @@ from typing import List, Optional
 
 from mmengine.config import Config, ConfigDict
 
-from .config_swap import ohem_sampler, rcnn_stages
+from .config_files import mim_config_dir
+from .config_swap import has_key, ohem_sampler, rcnn_stages
 
 
 def resolve_config(src: str) -> str:
@@ -31,11 +31,9 @@ def resolve_config(src: str) -> str:
     if '::' in src:
         package, rel = src.split('::', 1)
         try:
-            module = importlib.import_module(package)
-        except ImportError as e:
-            raise FileNotFoundError(
-                f'{src}: the package {package!r} is not installed') from e
-        path = osp.join(osp.dirname(module.__file__), '.mim', 'configs', rel)
+            path = osp.join(mim_config_dir(package), rel)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f'{src}: {e}') from e
     else:
         path = src
     if not osp.isfile(path):
@@ -93,9 +91,21 @@ def _plain(value):
     return value
 
 
+# what every converted config switches on: resume and load_from under
+# torch >= 2.6, and distributed training on CPU-only machines
+FIXES = ('mmohem.fixes.safe_checkpoint', 'mmohem.fixes.cpu_distributed')
+# and one that reads precomputed proposals (Fast R-CNN)
+PROPOSAL_FIX = 'mmohem.fixes.proposal_file_check'
+
+
 def _imports(cfg: Config) -> List[str]:
+    """The source's custom imports, then mmohem and the fixes the config
+    needs (see :mod:`mmohem.fixes`)."""
     imports = list(cfg.get('custom_imports', {}).get('imports', []))
-    return imports + (['mmohem'] if 'mmohem' not in imports else [])
+    wanted = ['mmohem', *FIXES]
+    if has_key(cfg.to_dict(), 'proposal_file'):
+        wanted.append(PROPOSAL_FIX)
+    return imports + [name for name in wanted if name not in imports]
 
 
 def render(src: str, dst: str, command: str, **options) -> str:

@@ -1,5 +1,6 @@
 """The ``mmohem`` command line."""
 import argparse
+import os
 import shlex
 import sys
 from typing import List, Optional
@@ -7,7 +8,7 @@ from typing import List, Optional
 
 def _info(args: argparse.Namespace) -> int:
     import mmohem
-    from mmohem.compat import check_versions
+    from mmohem.version_check import check_versions
     print(f'mmohem {mmohem.__version__}')
     for package, version in check_versions().items():
         print(f'{package} {version}')
@@ -15,15 +16,15 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _configs(args: argparse.Namespace) -> int:
-    from mmohem.config_files import config_path, list_configs
+    from .config_files import config_path, list_configs
     for name in list_configs():
         print(config_path(name))
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mmohem.demo.run import run_demo
-    from mmohem.demo.shapes import ShapesSpec
+    from mmohem_benchmark.demo import run_demo
+    from mmohem_benchmark.shapes import ShapesSpec
     regimes = ['fast', 'faster'] if args.regime == 'both' else [args.regime]
     run_demo(
         regimes,
@@ -51,7 +52,7 @@ def _threshold(value: str):
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from mmohem.convert import convert
+    from .convert import convert
     command = 'mmohem ' + ' '.join(
         shlex.quote(a) for a in (args.argv or sys.argv[1:]))
     try:
@@ -72,8 +73,9 @@ def _convert(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     import time
 
-    from mmohem.markdown import write_markdown
-    from mmohem.sweep import counts, is_regression, markdown, run_sweep
+    from mmohem_benchmark.markdown import write_markdown
+    from mmohem_benchmark.sweep import (counts, is_regression, markdown,
+                                        run_sweep)
     start = time.time()
     rows = run_sweep(everything=args.all, only=args.only)
     elapsed = time.time() - start
@@ -96,40 +98,43 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from mmohem.demo.ablation import VARIANTS, ablation_table, run_ablation
-    from mmohem.demo.shapes import ShapesSpec
+    from mmohem_benchmark.ablation import (VARIANTS, ablation_table,
+                                           canonical_names, run_ablation)
+    from mmohem_benchmark.shapes import ShapesSpec
     if args.list:
         for name, variant in VARIANTS.items():
             print(f"{name:12s} {variant.change} ({'/'.join(variant.regimes)})")
         return 0
+    variants = canonical_names(args.variants)
+    results_path = args.results or os.path.join(args.work_dir, 'ablation.json')
     if args.table:
-        from mmohem.demo.ablation import load_results, markdown_name
-        from mmohem.demo.plots import draw_ablation
-        results = load_results(args.results)
-        text = ablation_table(results, args.regime, args.variants or None)
+        from mmohem_benchmark.ablation import load_results, markdown_name
+        from mmohem_benchmark.plots import draw_ablation
+        results = load_results(results_path)
+        text = ablation_table(results, args.regime, variants or None)
         print(text)
         if args.markdown:
-            from mmohem.markdown import write_markdown
+            from mmohem_benchmark.markdown import write_markdown
             write_markdown(args.markdown, text,
-                           markdown_name(args.regime, args.results))
+                           markdown_name(args.regime, results_path))
         if args.plot:
-            draw_ablation(results, args.regime, args.variants
-                          or list(VARIANTS), args.plot)
+            draw_ablation(results, args.regime, variants or list(VARIANTS),
+                          args.plot)
             print(f'plot: {args.plot}')
         return 0
-    if not args.variants:
+    if not variants:
         raise SystemExit('mmohem ablate: name at least one variant '
                          '(--list shows them)')
     results = run_ablation(
-        args.variants,
+        variants,
         args.regime,
         seeds=args.seed,
         iters=args.iters,
         work_dir=args.work_dir,
-        results_path=args.results,
+        results_path=results_path,
         spec=ShapesSpec(num_train=args.num_train, num_val=args.num_val),
         force=args.force)
-    print('\n' + ablation_table(results, args.regime, args.variants))
+    print('\n' + ablation_table(results, args.regime, variants))
     return 0
 
 
@@ -203,8 +208,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     _add_run_options(ablate, 'work_dirs/ablation')
     ablate.add_argument(
         '--results',
-        default='benchmarks/results/ablation.json',
-        help='JSON file that collects every run')
+        help='JSON file that collects every run (default: ablation.json in '
+        'the work dir; the repository keeps its runs in '
+        'benchmarks/results/ablation.json)')
     ablate.add_argument(
         '--force', action='store_true', help='rerun recorded runs')
     ablate.set_defaults(func=_ablate)

@@ -1,1 +1,0 @@
-"""The embedded benchmark behind ``mmohem demo`` (docs/demo.md)."""

@@ -1,0 +1,20 @@
+"""The embedded benchmark of mmohem: not part of the product.
+
+- ``mmohem demo`` (:mod:`.demo`, :mod:`.train_one`): RandomSampler, mmdet's
+  OHEMSampler and mmohem's trained side by side on a generated shapes set
+  (:mod:`.shapes`, :mod:`.proposals`), with pictures (:mod:`.plots`);
+- ``mmohem ablate`` (:mod:`.ablation`): one change from mmohem's default per
+  row, some through the research-only samplers (:mod:`.research_samplers`,
+  registered under the scope ``mmohem_benchmark``);
+- ``mmohem sweep`` (:mod:`.sweep`): every two-stage config mmdet ships,
+  one step each on a synthetic batch (:mod:`.synthetic_batch`);
+- :mod:`.markdown`: tables written between markers into the docs.
+
+:data:`SAMPLERS` is the one vocabulary for the three samplers compared.
+"""
+# name -> label of the samplers every benchmark compares
+SAMPLERS = {
+    'random': 'RandomSampler',
+    'mmdet_ohem': "mmdet's OHEMSampler",
+    'mmohem': 'mmohem.OHEMSampler',
+}

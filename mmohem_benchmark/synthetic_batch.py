@@ -1,0 +1,186 @@
+"""A synthetic training batch for any detector config, one training step on
+it, and what a two-stage detector's R-CNN sampler is given for it: what the
+compatibility sweep runs per config and the cost benchmarks time.
+
+The inputs come from mmdet's own test helpers (``mmdet.testing``), with the
+annotations the model's heads need: masks for a mask head, a semantic map
+for a semantic or panoptic head, proposals for a detector without an RPN,
+video frames for a tracker.
+"""
+import copy
+import math
+from typing import List, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.structures import InstanceData
+from torch import nn
+
+from mmohem.tools.config_swap import has_key
+
+TRACKERS = ('QDTrack', 'MaskTrackRCNN', 'DeepSORT', 'StrongSORT', 'ByteTrack',
+            'OCSORT')
+
+
+def _num_classes(model_cfg: dict) -> int:
+    detector = model_cfg.get('detector', model_cfg)
+    bbox_head = detector.get('roi_head', {}).get('bbox_head', {})
+    if isinstance(bbox_head, (list, tuple)):
+        bbox_head = bbox_head[0]
+    return int(bbox_head.get('num_classes', 80))
+
+
+def synthetic_batch(model_cfg: dict,
+                    size: Union[int, Tuple[int, int]] = 128,
+                    batch_size: int = 2,
+                    num_proposals: int = 300,
+                    num_items: int = 3) -> dict:
+    """Inputs for ``model.data_preprocessor`` in training mode.
+
+    Args:
+        model_cfg (dict): The config's ``model``.
+        size (int | tuple[int, int]): Image side, or (height, width).
+            Defaults to 128.
+        batch_size (int): Images (or frame pairs for a tracker).
+        num_proposals (int): Random proposals per image for a detector
+            without an RPN (Fast R-CNN).
+        num_items (int): Ground-truth objects per image.
+
+    Returns:
+        dict: ``inputs`` and ``data_samples``, as a dataloader yields them.
+    """
+    from mmdet.testing import demo_mm_inputs, demo_track_inputs
+    height, width = (size, size) if isinstance(size, int) else size
+    num_classes = _num_classes(model_cfg)
+    with_mask = has_key(model_cfg, 'mask_head')
+    if model_cfg.get('type') in TRACKERS:
+        return demo_track_inputs(
+            batch_size=1,
+            num_frames=2,
+            key_frames_inds=[0],
+            image_shapes=[(3, height, width)],
+            num_items=[num_items],
+            num_classes=num_classes,
+            with_mask=with_mask)
+    if 'semi_train_cfg' in model_cfg:  # SoftTeacher: one batch per branch
+        batch = synthetic_batch(model_cfg['detector'], size, batch_size,
+                                num_proposals, num_items)
+        for sample in batch['data_samples']:
+            sample.set_metainfo(
+                dict(homography_matrix=np.eye(3, dtype=np.float32)))
+        branches = ('sup', 'unsup_teacher', 'unsup_student')
+        return {
+            key: {
+                branch: copy.deepcopy(value)
+                for branch in branches
+            }
+            for key, value in batch.items()
+        }
+    with_semantic = has_key(model_cfg, 'semantic_head')
+    batch = demo_mm_inputs(
+        batch_size=batch_size,
+        image_shapes=(3, height, width),
+        num_items=[num_items] * batch_size,
+        num_classes=max(num_classes, 2),
+        with_mask=with_mask,
+        with_semantic=with_semantic)
+    generator = torch.Generator().manual_seed(0)
+    for sample in batch['data_samples']:
+        # mmdet's helper never draws label 0 and fails for one class
+        labels = sample.gt_instances.labels
+        sample.gt_instances.labels = torch.randint(
+            0, num_classes, labels.shape, generator=generator)
+    detector = model_cfg.get('detector', model_cfg)
+    if detector.get('rpn_head') is None:
+        for sample in batch['data_samples']:
+            extent = torch.tensor([width, height])
+            xy = torch.rand(num_proposals, 2, generator=generator) * extent
+            wh = torch.rand(num_proposals, 2, generator=generator) * extent / 2
+            boxes = torch.cat([xy, torch.min(xy + wh, extent)], 1)
+            sample.proposals = InstanceData(bboxes=boxes)
+    return batch
+
+
+def train_step(model: nn.Module, batch: dict) -> Tuple[float, list]:
+    """One forward/backward of ``model`` in training mode on ``batch`` (no
+    optimizer step: the weights stay as they are).
+
+    Args:
+        model (nn.Module): The detector.
+        batch (dict): As a dataloader yields it, or already through
+            ``model.data_preprocessor`` (``inputs`` a tensor).
+
+    Returns:
+        tuple: The total loss and the names of the loss terms.
+
+    Raises:
+        FloatingPointError: If the loss is not finite.
+    """
+    model.train()
+    model.zero_grad(set_to_none=True)
+    data = batch if isinstance(batch['inputs'], torch.Tensor) else \
+        model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    value = loss.item()
+    if not math.isfinite(value):
+        raise FloatingPointError(f'the loss is {value}')
+    return value, sorted(losses)
+
+
+def rcnn_inputs(model: nn.Module, data: dict) -> List[dict]:
+    """What the R-CNN sampler of a two-stage ``model`` is given for each
+    image of a preprocessed batch, as in training: the image's features,
+    the RPN's proposals and their assignment to the ground truth.
+
+    Args:
+        model (nn.Module): A two-stage detector with an RPN.
+        data (dict): ``model.data_preprocessor(batch, training=True)``.
+
+    Returns:
+        list[dict]: Per image ``feats``, ``proposals`` (``priors``), ``gt``
+        and ``assigned``; pass :func:`fresh_assignment` of ``assigned`` to
+        each ``sample()`` call, which extends it in place.
+    """
+    samples = data['data_samples']
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        rpn_samples = copy.deepcopy(samples)
+        for sample in rpn_samples:
+            sample.gt_instances.labels = torch.zeros_like(
+                sample.gt_instances.labels)
+        _, proposals = model.rpn_head.loss_and_predict(
+            feats, rpn_samples, proposal_cfg=model.train_cfg.rpn_proposal)
+    images = []
+    for i, (found, sample) in enumerate(zip(proposals, samples)):
+        found.priors = found.pop('bboxes')
+        images.append(
+            dict(
+                feats=[level[i][None] for level in feats],
+                proposals=found,
+                gt=sample.gt_instances,
+                assigned=model.roi_head.bbox_assigner.assign(
+                    found, sample.gt_instances)))
+    return images
+
+
+def sample_rcnn_input(sampler, image: dict):
+    """``sampler.sample()`` on one of :func:`rcnn_inputs`' images, with a
+    fresh copy of its assignment.
+
+    Returns:
+        SamplingResult: What the sampler selected.
+    """
+    return sampler.sample(
+        fresh_assignment(image['assigned']),
+        image['proposals'],
+        image['gt'],
+        feats=image['feats'])
+
+
+def fresh_assignment(assigned):
+    """A copy of an ``AssignResult`` that ``sample()`` may extend."""
+    return type(assigned)(assigned.num_gts, assigned.gt_inds.clone(),
+                          assigned.max_overlaps.clone(),
+                          assigned.labels.clone())
