@@ -45,7 +45,7 @@ log "installing torch and build tools"
 # against the torch just installed (no build isolation, or pip would fetch
 # another torch into the isolated build environment).
 if ! "$py" -c 'import mmcv.ops' 2>/dev/null; then
-    log "installing mmcv with compiled ops (a source build takes ~10 min" \
+    log "installing mmcv with compiled ops (a source build takes 10-25 min" \
         "on 2 cores the first time; pip caches the wheel)"
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
         "${pip[@]}" -qq --no-build-isolation mmcv
