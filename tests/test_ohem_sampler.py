@@ -416,3 +416,29 @@ def test_pool_statistics_count_far_and_easy_candidates():
     assert 0 < far < 1 and 0 < easy < 1
     assert stats['far_bg_fraction'].item() == pytest.approx(far)
     assert stats['easy_fraction'].item() == pytest.approx(easy)
+
+
+@pytest.mark.parametrize('stds', [(0.1, 0.1, 0.2, 0.2), (1., 1., 1., 1.)])
+def test_delta_targets_equal_the_coders_own_bit_for_bit(stds):
+    """The few-op encoding of DeltaXYWHBBoxCoder targets is the coder's
+    arithmetic, so it gives the very same floats; another coder is called
+    as it is."""
+    from mmdet.models.task_modules.coders import (DeltaXYWHBBoxCoder,
+                                                  TBLRBBoxCoder)
+
+    from mmohem.samplers.roi_loss import encode
+    gen = torch.Generator().manual_seed(0)
+
+    def boxes(n):
+        xy = torch.rand(n, 2, generator=gen) * 800
+        return torch.cat([xy, xy + 1 + torch.rand(n, 2, generator=gen) * 300],
+                         1)
+
+    priors, targets = boxes(5000), boxes(5000)
+    coder = DeltaXYWHBBoxCoder(
+        target_means=(0.1, 0., -0.1, 0.), target_stds=stds)
+    assert torch.equal(
+        encode(coder, priors, targets), coder.encode(priors, targets))
+    other = TBLRBBoxCoder(normalizer=4.0)
+    assert torch.equal(
+        encode(other, priors, targets), other.encode(priors, targets))
