@@ -1,8 +1,8 @@
-"""Shared set-up of the cost benchmarks: a detector, a batch, timers.
+"""Shared set-up of the cost benchmarks: samplers, candidate RoIs, timers.
 
-The batch and the training step are the embedded benchmark's
-(:mod:`mmohem_benchmark.synthetic_batch`), so the sweep and these scripts
-measure the same thing.
+The detector, the batch and the training step are the embedded benchmark's
+(:mod:`mmohem_benchmark.synthetic_batch`), so the sweep, these scripts and
+tests/test_selection_record.py use the same ones.
 """
 import json
 import statistics
@@ -10,12 +10,10 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
-from mmdet.registry import MODELS, TASK_UTILS
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmdet.registry import TASK_UTILS
+from mmdet.structures.bbox import bbox2roi
 
 import mmohem  # noqa: F401  (registers mmohem.OHEMSampler)
-from mmohem_benchmark.synthetic_batch import synthetic_batch
 
 # mmdet's Faster R-CNN R-50-FPN 1x (the sampler is swapped per variant)
 FASTER_RCNN = mmohem.config_path('faster_rcnn_ohem_r50.py')
@@ -40,33 +38,16 @@ def device_name(device: torch.device) -> str:
     return f'cpu ({torch.get_num_threads()} threads)'
 
 
-def build_detector(device: torch.device, config: str = FASTER_RCNN):
-    """mmdet's detector with PyTorch's default random weights (no download;
-    timings do not depend on the weights), in train mode."""
-    init_default_scope('mmdet')
-    cfg = Config.fromfile(config)
-    cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
-    model.cfg = cfg.model  # what detector_batch reads the heads from
-    return model.to(device).train()
-
-
 def build_sampler(model, name: str, **overrides):
     cfg = dict(SAMPLERS[name], **overrides)
     return TASK_UTILS.build(cfg, default_args=dict(context=model.roi_head))
 
 
-def detector_batch(model,
-                   num_images: int = 2,
-                   size=(800, 1333),
-                   num_gts: int = 8,
-                   seed: int = 0) -> dict:
-    """A random batch through ``model``'s data preprocessor, on its device:
-    what a training step is given."""
-    torch.manual_seed(seed)  # mmdet's helper draws from the global RNG
-    batch = synthetic_batch(
-        model.cfg, size=tuple(size), batch_size=num_images, num_items=num_gts)
-    return model.data_preprocessor(batch, training=True)
+def candidate_rois(image: dict) -> torch.Tensor:
+    """The RoIs a sampler scores for one of ``rcnn_inputs``' images: the
+    ground truth, then the proposals (``add_gt_as_proposals``)."""
+    return bbox2roi(
+        [torch.cat([image['gt'].bboxes, image['proposals'].priors])])
 
 
 def timed(fn: Callable[[], object], device: torch.device) -> float:

@@ -20,10 +20,11 @@ import copy
 import warnings
 
 import torch
-from bench_utils import (build_detector, build_sampler, detector_batch,
-                         device_name, pick_device, report)
+from bench_utils import (FASTER_RCNN, build_sampler, device_name, pick_device,
+                         report)
 
-from mmohem_benchmark.synthetic_batch import rcnn_inputs
+from mmohem_benchmark.synthetic_batch import (detector_batch, random_detector,
+                                              rcnn_inputs)
 from mmohem_benchmark.synthetic_batch import sample_rcnn_input as _sample
 
 
@@ -114,9 +115,8 @@ def main(argv=None) -> dict:
     device = pick_device(args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('no CUDA device: pass --device cpu for a dry run')
-    torch.manual_seed(0)
-    model = build_detector(device)
-    data = detector_batch(model, size=args.size)
+    model, model_cfg = random_detector(FASTER_RCNN, device)
+    data = detector_batch(model, model_cfg, size=args.size)
     result = dict(
         device=device_name(device),
         torch=torch.__version__,

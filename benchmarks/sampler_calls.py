@@ -28,12 +28,13 @@ import collections
 import time
 
 import torch
-from bench_utils import (build_detector, build_sampler, detector_batch,
+from bench_utils import (FASTER_RCNN, build_sampler, candidate_rois,
                          device_name, interleave, report, summary)
 from torch.profiler import ProfilerActivity, profile
 
 from mmohem.samplers import hard_selection
-from mmohem_benchmark.synthetic_batch import (fresh_assignment, rcnn_inputs,
+from mmohem_benchmark.synthetic_batch import (detector_batch, fresh_assignment,
+                                              random_detector, rcnn_inputs,
                                               sample_rcnn_input)
 
 NAMES = ('mmdet_ohem', 'mmohem')
@@ -89,13 +90,12 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     device = torch.device('cpu')
-    torch.manual_seed(0)
-    model = build_detector(device)
+    model, model_cfg = random_detector(FASTER_RCNN, device)
     samplers = {name: build_sampler(model, name) for name in NAMES}
-    image = rcnn_inputs(model, detector_batch(model, 1, args.size))[0]
+    image = rcnn_inputs(model, detector_batch(model, model_cfg, 1,
+                                              args.size))[0]
     candidates = len(image['gt']) + len(image['proposals'])
-    rois = torch.cat([image['gt'].bboxes, image['proposals'].priors])
-    rois = torch.cat([rois.new_zeros(len(rois), 1), rois], 1)
+    rois = candidate_rois(image)
 
     # 1. ATen calls, with the real bbox branch
     for name in NAMES:  # the first call sets things up lazily

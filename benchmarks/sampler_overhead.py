@@ -23,25 +23,20 @@ import functools
 import sys
 
 import torch
-from bench_utils import (SAMPLERS, build_detector, build_sampler,
-                         detector_batch, device_name, interleave, pick_device,
-                         report, summary, timed)
-from mmdet.structures.bbox import bbox2roi
+from bench_utils import (FASTER_RCNN, SAMPLERS, build_sampler, candidate_rois,
+                         device_name, interleave, pick_device, report, summary,
+                         timed)
 
-from mmohem_benchmark.synthetic_batch import (rcnn_inputs, sample_rcnn_input,
+from mmohem_benchmark.synthetic_batch import (detector_batch, random_detector,
+                                              rcnn_inputs, sample_rcnn_input,
                                               train_step)
-
-
-def all_rois(image) -> torch.Tensor:
-    return bbox2roi(
-        [torch.cat([image['gt'].bboxes, image['proposals'].priors])])
 
 
 def bare_forward(model, images) -> None:
     """The limit: the no-grad bbox-branch forward over every candidate."""
     with torch.no_grad():
         for image in images:
-            model.roi_head._bbox_forward(image['feats'], all_rois(image))
+            model.roi_head._bbox_forward(image['feats'], candidate_rois(image))
 
 
 def main(argv=None) -> dict:
@@ -54,20 +49,22 @@ def main(argv=None) -> dict:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='run steps and calls under autocast, as AmpOptimWrapper does '
-        '(float16 on CUDA, bfloat16 on the CPU)')
+        help='run steps and calls under float16 autocast, as '
+        'AmpOptimWrapper does (CUDA only, like AmpOptimWrapper: mmcv\'s CPU '
+        'NMS, which the RPN calls, takes no half precision)')
     parser.add_argument('--out', help='write the results as JSON here')
     args = parser.parse_args(argv)
 
     device = pick_device(args.device)
-    torch.manual_seed(0)
-    model = build_detector(device)
+    if args.amp and device.type != 'cuda':
+        raise SystemExit('--amp needs a CUDA device (mmengine\'s '
+                         'AmpOptimWrapper and mmcv\'s NMS in half precision '
+                         'run on GPUs only)')
+    model, model_cfg = random_detector(FASTER_RCNN, device)
     samplers = {name: build_sampler(model, name) for name in SAMPLERS}
-    data = detector_batch(model, size=args.size)
-    # autocast as AmpOptimWrapper applies it: float16 on CUDA, bfloat16 on
-    # the CPU (which has no float16 autocast)
-    dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
-    precision = functools.partial(torch.autocast, device.type, dtype=dtype) \
+    data = detector_batch(model, model_cfg, size=args.size)
+    precision = functools.partial(
+        torch.autocast, 'cuda', dtype=torch.float16) \
         if args.amp else contextlib.nullcontext
     with precision():
         images = rcnn_inputs(model, data)
@@ -109,7 +106,7 @@ def main(argv=None) -> dict:
         device=device_name(device),
         amp=args.amp,
         image_size=list(args.size),
-        candidates_per_image=[len(all_rois(i)) for i in images],
+        candidates_per_image=[len(candidate_rois(i)) for i in images],
         random_s=med['random'],
         mmdet_ohem_s=med['mmdet_ohem'],
         mmohem_s=med['mmohem'],

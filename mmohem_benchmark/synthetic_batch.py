@@ -1,6 +1,7 @@
 """A synthetic training batch for any detector config, one training step on
 it, and what a two-stage detector's R-CNN sampler is given for it: what the
-compatibility sweep runs per config and the cost benchmarks time.
+compatibility sweep runs per config, and the seeded detector and batch that
+the cost benchmarks time and tests/test_selection_record.py checks.
 
 The inputs come from mmdet's own test helpers (``mmdet.testing``), with the
 annotations the model's heads need: masks for a mask head, a semantic map
@@ -13,6 +14,7 @@ from typing import List, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from mmengine.structures import InstanceData
 from torch import nn
 
@@ -99,6 +101,39 @@ def synthetic_batch(model_cfg: dict,
             boxes = torch.cat([xy, torch.min(xy + wh, extent)], 1)
             sample.proposals = InstanceData(bboxes=boxes)
     return batch
+
+
+def random_detector(config: str,
+                    device='cpu',
+                    seed: int = 0) -> Tuple[nn.Module, dict]:
+    """The detector of ``config`` with seeded random weights (its backbone's
+    pretrained checkpoint is not loaded: no download), in training mode.
+
+    Returns:
+        tuple: The model and the config's ``model`` part.
+    """
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    return model.to(device).train(), cfg.model
+
+
+def detector_batch(model: nn.Module,
+                   model_cfg: dict,
+                   num_images: int = 2,
+                   size: Tuple[int, int] = (800, 1333),
+                   num_gts: int = 8,
+                   seed: int = 0) -> dict:
+    """A seeded :func:`synthetic_batch` through ``model``'s data
+    preprocessor, on the model's device: what a training step is given."""
+    torch.manual_seed(seed)
+    batch = synthetic_batch(
+        model_cfg, size=tuple(size), batch_size=num_images, num_items=num_gts)
+    return model.data_preprocessor(batch, training=True)
 
 
 def train_step(model: nn.Module, batch: dict) -> Tuple[float, list]:

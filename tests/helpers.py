@@ -164,21 +164,16 @@ def benchmark_batch_selection(samplers, seed=0):
 
 def _selection(samplers, seed):
     from mmdet.registry import TASK_UTILS
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
 
-    from mmohem_benchmark.synthetic_batch import (rcnn_inputs,
-                                                  sample_rcnn_input,
-                                                  synthetic_batch)
-    init_default_scope('mmdet')
-    cfg = Config.fromfile(mmohem.config_path('faster_rcnn_ohem_r50.py'))
-    cfg.model.backbone.init_cfg = None
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg.model).train()
-    torch.manual_seed(seed)
-    batch = synthetic_batch(
-        cfg.model, size=(800, 1333), batch_size=2, num_items=8)
-    images = rcnn_inputs(model, model.data_preprocessor(batch, True))
+    from mmohem_benchmark.synthetic_batch import (detector_batch,
+                                                  random_detector, rcnn_inputs,
+                                                  sample_rcnn_input)
+    model, model_cfg = random_detector(
+        mmohem.config_path('faster_rcnn_ohem_r50.py'), seed=seed)
+    images = rcnn_inputs(
+        model,
+        detector_batch(
+            model, model_cfg, num_images=2, size=(800, 1333), seed=seed))
     picked = {}
     for name, sampler_cfg in samplers.items():
         sampler = TASK_UTILS.build(
