@@ -16,8 +16,9 @@ inputs in one process:
    thread, the samplers interleaved, median of ``--reps`` repetitions.
    Interleaved with them, mmcv's NMS op alone on the inputs mmohem's call
    gives it: on the CPU its greedy loop over ~1000 boxes is most of
-   mmohem's call, where on a GPU it is one parallel kernel, so the table
-   also shows mmohem's call without it.
+   mmohem's call, where on a GPU it is one parallel kernel, so the tables
+   also show mmohem's call without it (its time, and the ATen calls its
+   CPU kernel makes inside itself).
 
 Usage:
     python benchmarks/sampler_calls.py [--size 512 512] [--reps 300]
@@ -118,6 +119,7 @@ def main(argv=None) -> dict:
         for name in NAMES
     }
     nms = nms_call(samplers['mmohem'], image)
+    nms_calls = sum(aten_calls(nms).values())
     seconds = {name: [] for name in (*NAMES, 'nms')}
     for rep in range(args.warmup + args.reps):
         for name in interleave(list(seconds), rep):
@@ -152,6 +154,9 @@ def main(argv=None) -> dict:
             name: sum(c.values()) - forward_calls
             for name, c in calls.items()
         },
+        # what mmcv's NMS op makes inside itself on this device, included
+        # in mmohem's figures above
+        nms_op_aten_calls=nms_calls,
         standin_aten_calls={
             name: sum(c.values())
             for name, c in standin.items()
@@ -186,7 +191,12 @@ def markdown(r: dict) -> str:
         f"| bare no-grad bbox forward | {r['forward_aten_calls']} | 0 |",
         f"| mmdet OHEMSampler | {total['mmdet_ohem']} | "
         f"{beyond['mmdet_ohem']} |",
-        f"| mmohem.OHEMSampler | {total['mmohem']} | {beyond['mmohem']} |", '',
+        f"| mmohem.OHEMSampler | {total['mmohem']} | {beyond['mmohem']} |",
+        f"| of which mmcv's NMS op | {r['nms_op_aten_calls']} | "
+        f"{r['nms_op_aten_calls']} |",
+        f"| mmohem.OHEMSampler without the NMS op | "
+        f"{total['mmohem'] - r['nms_op_aten_calls']} | "
+        f"{beyond['mmohem'] - r['nms_op_aten_calls']} |", '',
         '| sample() around the stand-in forward, 1 thread | median ms | '
         'IQR ms | n | ATen calls |', '|---|---|---|---|---|',
         f"| mmdet OHEMSampler | {ms('mmdet_ohem')} | "

@@ -92,6 +92,10 @@ def synthetic_batch(model_cfg: dict,
         labels = sample.gt_instances.labels
         sample.gt_instances.labels = torch.randint(
             0, num_classes, labels.shape, generator=generator)
+        # and gives transposed (strided) boxes; a dataset's are contiguous
+        boxes = sample.gt_instances.bboxes
+        if isinstance(boxes, torch.Tensor):
+            sample.gt_instances.bboxes = boxes.contiguous()
     detector = model_cfg.get('detector', model_cfg)
     if detector.get('rpn_head') is None:
         for sample in batch['data_samples']:

@@ -43,3 +43,36 @@ def test_bf16_autocast_ranks_in_fp32_and_selects_the_same_up_to_ties():
     assert len(mixed ^ full) <= 0.1 * NUM
     assert mixed_stats['loss_all'].item() == pytest.approx(
         full_stats['loss_all'].item(), rel=1e-2)
+
+
+@pytest.mark.parametrize('old_torch', [False, True])
+def test_losses_are_computed_with_autocast_off_only_when_it_is_on(
+        monkeypatch, old_torch):
+    """Autocast is switched off around the ranking losses when it is on,
+    and not entered at all when it is off (entering it costs host time);
+    with torch < 2.4's device-less ``is_autocast_enabled`` too."""
+    from mmohem.samplers.roi_loss import _autocast_off
+    new_api = torch.is_autocast_enabled
+
+    def is_autocast_enabled():  # torch < 2.4: CUDA only, no argument
+        return new_api('cuda')
+
+    def decide():
+        # only this call sees the old API: torch.autocast itself needs
+        # the new one
+        if old_torch:
+            monkeypatch.setattr(torch, 'is_autocast_enabled',
+                                is_autocast_enabled)
+        try:
+            return _autocast_off('cpu')
+        finally:
+            monkeypatch.undo()
+
+    assert not isinstance(decide(), torch.autocast)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        context = decide()
+        assert isinstance(context, torch.autocast)
+        with context:
+            assert not torch.is_autocast_enabled('cpu')
+            product = torch.ones(2, 2) @ torch.ones(2, 2)
+        assert product.dtype == torch.float32

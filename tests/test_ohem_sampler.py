@@ -418,8 +418,9 @@ def test_pool_statistics_count_far_and_easy_candidates():
     assert stats['easy_fraction'].item() == pytest.approx(easy)
 
 
+@pytest.mark.parametrize('means', [(0.1, 0., -0.1, 0.), (0., 0., 0., 0.)])
 @pytest.mark.parametrize('stds', [(0.1, 0.1, 0.2, 0.2), (1., 1., 1., 1.)])
-def test_delta_targets_equal_the_coders_own_bit_for_bit(stds):
+def test_delta_targets_equal_the_coders_own_bit_for_bit(means, stds):
     """The few-op encoding of DeltaXYWHBBoxCoder targets is the coder's
     arithmetic, so it gives the very same floats; another coder is called
     as it is."""
@@ -435,8 +436,7 @@ def test_delta_targets_equal_the_coders_own_bit_for_bit(stds):
                          1)
 
     priors, targets = boxes(5000), boxes(5000)
-    coder = DeltaXYWHBBoxCoder(
-        target_means=(0.1, 0., -0.1, 0.), target_stds=stds)
+    coder = DeltaXYWHBBoxCoder(target_means=means, target_stds=stds)
     assert torch.equal(
         encode(coder, priors, targets), coder.encode(priors, targets))
     other = TBLRBBoxCoder(normalizer=4.0)

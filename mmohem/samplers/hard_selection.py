@@ -153,4 +153,4 @@ def select_hard(loss: Tensor,
 def _pick(values: Tensor, mask: Tensor) -> Tensor:
     """``values[mask]``: the one host sync of the selection (its size
     depends on the data), with fewer device ops than boolean indexing."""
-    return values.index_select(0, mask.nonzero().squeeze(1))
+    return values.index_select(0, mask.nonzero().view(-1))

@@ -216,7 +216,8 @@ class OHEMSampler(BaseSampler):
         # ranked after every other RoI, so it never suppresses one in NMS
         groups = torch.where(gt_inds > 0, assign_result.labels,
                              self.bbox_head.num_classes - gt_inds)
-        gt_boxes = get_box_tensor(gt_instances.bboxes)
+        # contiguous: index_select takes a slow path on strided boxes
+        gt_boxes = get_box_tensor(gt_instances.bboxes).contiguous()
         if len(gt_boxes) > 0:
             targets = gt_boxes.index_select(0, (gt_inds - 1).clamp_(min=0))
         else:

@@ -1,6 +1,7 @@
 """Per-RoI training loss of a bbox head, unreduced, without host syncs."""
+import contextlib
 import functools
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
@@ -17,11 +18,12 @@ def _float(tensor: Tensor) -> Tensor:
 
 @functools.lru_cache(maxsize=16)
 def _normalizer(means: Tuple[float, ...], stds: Tuple[float, ...],
-                device: torch.device) -> Tuple[Tensor, Tensor]:
+                device: torch.device) -> Tuple[Optional[Tensor], Tensor]:
     # made once per device: DeltaXYWHBBoxCoder.encode copies them from the
-    # host on every call, which on a GPU waits for the device each time
-    return (torch.tensor(means,
-                         device=device), torch.tensor(stds, device=device))
+    # host on every call, which on a GPU waits for the device each time;
+    # zero means (the R-CNN default) are not subtracted at all
+    return (torch.tensor(means, device=device) if any(means) else None,
+            torch.tensor(stds, device=device))
 
 
 def encode(coder, priors: Tensor, targets: Tensor) -> Tensor:
@@ -29,10 +31,10 @@ def encode(coder, priors: Tensor, targets: Tensor) -> Tensor:
     is mmdet's ``DeltaXYWHBBoxCoder`` (the R-CNN heads' default).
 
     That coder's ``bbox2delta`` takes ~90 small ops per call (a column at a
-    time) and copies its means and stds to the device each time; this does
-    the same arithmetic, element for element, on pairs of columns, so the
-    deltas are bit-identical. Any other coder (and any subclass, which may
-    encode differently) is called as it is.
+    time, a host copy of its means and stds each time); this does the same
+    arithmetic on pairs of columns, and the deltas are bit-identical (a test
+    holds it to that). Any other coder (and any subclass, which may encode
+    differently) is called as it is.
     """
     if type(coder) is not DeltaXYWHBBoxCoder:
         return get_box_tensor(coder.encode(priors, targets))
@@ -40,11 +42,29 @@ def encode(coder, priors: Tensor, targets: Tensor) -> Tensor:
         tuple(coder.means), tuple(coder.stds), priors.device)
     p1, p2 = priors[:, :2], priors[:, 2:]
     g1, g2 = targets[:, :2], targets[:, 2:]
-    p_size, g_size = p2 - p1, g2 - g1
-    p_centre, g_centre = (p1 + p2) * 0.5, (g1 + g2) * 0.5
-    deltas = torch.cat([(g_centre - p_centre) / p_size,
-                        torch.log(g_size / p_size)], 1)
-    return (deltas - means) / stds
+    p_size = p2 - p1
+    # The coder takes centres as (x1 + x2) * 0.5 and divides their difference
+    # by the size. Halving is exact in floating point, so dividing the
+    # difference of the sums by twice the size rounds to the same float,
+    # without the two scalar products (each a few host-side ops).
+    deltas = torch.cat([((g1 + g2) - (p1 + p2)) / (p_size + p_size),
+                        torch.log((g2 - g1) / p_size)], 1)
+    if means is not None:
+        deltas = deltas - means
+    return deltas / stds
+
+
+def _autocast_off(device_type: str):
+    """A context with autocast off; a no-op one when it is off already
+    (entering ``torch.autocast`` costs as much host time as a device op)."""
+    try:
+        enabled = torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 has no device argument
+        enabled = (
+            torch.is_autocast_cpu_enabled()
+            if device_type == 'cpu' else torch.is_autocast_enabled())
+    return (torch.autocast(device_type, enabled=False)
+            if enabled else contextlib.nullcontext())
 
 
 def _per_row(loss, labels: Tensor, num_classes: int) -> Tensor:
@@ -105,7 +125,7 @@ def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
     total = None
 
     # mixed precision: rank on float32 losses, whatever the forward ran in
-    with torch.autocast(cls_score.device.type, enabled=False):
+    with _autocast_off(cls_score.device.type):
         if 'loss_cls' in loss_keys:
             total = _float(
                 _per_row(
