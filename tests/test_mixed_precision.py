@@ -76,3 +76,10 @@ def test_losses_are_computed_with_autocast_off_only_when_it_is_on(
             assert not torch.is_autocast_enabled('cpu')
             product = torch.ones(2, 2) @ torch.ones(2, 2)
         assert product.dtype == torch.float32
+    if old_torch:
+        # a device type the old API cannot ask about: switched off anyway
+        monkeypatch.setattr(torch, 'is_autocast_enabled', is_autocast_enabled)
+        try:
+            assert isinstance(_autocast_off('xpu'), torch.autocast)
+        finally:
+            monkeypatch.undo()

@@ -59,10 +59,13 @@ def _autocast_off(device_type: str):
     (entering ``torch.autocast`` costs as much host time as a device op)."""
     try:
         enabled = torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4 has no device argument
-        enabled = (
-            torch.is_autocast_cpu_enabled()
-            if device_type == 'cpu' else torch.is_autocast_enabled())
+    except TypeError:  # torch < 2.4 asks per device type, CUDA by default
+        if device_type == 'cpu':
+            enabled = torch.is_autocast_cpu_enabled()
+        elif device_type == 'cuda':
+            enabled = torch.is_autocast_enabled()
+        else:
+            enabled = True  # cannot tell: switch it off, to be safe
     return (torch.autocast(device_type, enabled=False)
             if enabled else contextlib.nullcontext())
 
