@@ -17,7 +17,6 @@ from .version_check import check_versions
 
 check_versions()
 
-from . import _deprecated  # noqa: E402
 from .hooks import FiniteLossHook, MiningStatsHook  # noqa: E402
 from .registry import HOOKS, TASK_UTILS  # noqa: E402
 from .samplers import OHEMSampler, register_scoring_inputs  # noqa: E402
@@ -28,6 +27,3 @@ __all__ = [
     'TASK_UTILS', 'HOOKS', 'config_path', 'list_configs',
     'register_scoring_inputs'
 ]
-
-# old import paths, kept working (with a DeprecationWarning) for one release
-__getattr__ = _deprecated.module_getattr(__name__)

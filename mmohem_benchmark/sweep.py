@@ -1,10 +1,12 @@
-"""``mmohem sweep``: which of MMDetection's two-stage configs train with
-OHEM.
+"""``mmohem sweep``: which two-stage configs of MMDetection, or of a
+downstream repo (mmrotate, mmocr), train with OHEM.
 
-For every config installed with mmdet (``mmdet/.mim/configs``) whose model
+For every config installed with mmdet (``mmdet/.mim/configs``; with
+``package``, that package's ``.mim/configs``) whose model
 has an R-CNN sampler — one representative per method folder by default,
 all of them with ``--all`` — three variants are built and trained one step
-on the CPU on a small synthetic batch: the config as shipped, the config
+on the CPU on a small synthetic batch, in the config's own registry scope:
+the config as shipped, the config
 with ``mmohem.OHEMSampler`` in every R-CNN stage, and with mmdet's built-in
 ``OHEMSampler`` in every stage. Each variant ends as
 
@@ -33,7 +35,8 @@ from mmohem.samplers.head_support import why_no_box_loss
 from mmohem.tools.config_files import mim_config_dir
 from mmohem.tools.config_swap import (mmdet_ohem_sampler, ohem_sampler,
                                       rcnn_stages, swap_samplers)
-from .synthetic_batch import synthetic_batch, train_step
+from mmohem.tools.scope import build_model
+from .synthetic_batch import gt_box_type, synthetic_batch, train_step
 
 # the config as shipped, then with each OHEM sampler in every R-CNN stage
 VARIANTS = ('shipped', 'mmohem', 'mmdet_ohem')
@@ -151,7 +154,6 @@ def _short(error: BaseException) -> str:
 def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
     """Build one variant of the config at ``path`` and train it one step."""
     import torch
-    from mmdet.registry import MODELS
     cfg = Config.fromfile(path)
     stages = list(rcnn_stages(cfg.model))
     if MAKERS[variant] is not None:
@@ -159,7 +161,7 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
     _for_this_machine(cfg.model)
     torch.manual_seed(0)
     try:
-        model = MODELS.build(cfg.model)
+        model = build_model(cfg)
         # random, but initialised as the config says (some modules are
         # left uninitialised until init_weights, e.g. DetectoRS's SAC)
         model.init_weights()
@@ -169,7 +171,9 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
         return Outcome(Status.FAILS, _short(e), at_build=True)
     try:
         _check_swap(variant, model, len(stages))
-        loss, _ = train_step(model, synthetic_batch(cfg.model, size=size))
+        batch = synthetic_batch(
+            cfg.model, size=size, box_type=gt_box_type(cfg))
+        loss, _ = train_step(model, batch)
     except Exception as e:
         where = traceback.extract_tb(e.__traceback__)[-1]
         return Outcome(
@@ -219,23 +223,24 @@ def is_regression(row: Row) -> bool:
 def run_sweep(everything: bool = False,
               only: Sequence[str] = (),
               root: Optional[str] = None,
-              log: Callable[[str], None] = print) -> List[Row]:
+              log: Callable[[str], None] = print,
+              package: str = 'mmdet') -> List[Row]:
     """Sweep the configs (see the module doc).
 
     Args:
         everything (bool): All configs, not one per method folder.
         only (Sequence[str]): Regular expressions; keep the configs whose
             path matches one.
-        root (str, optional): Config folder; mmdet's installed configs by
-            default.
+        root (str, optional): Config folder; ``package``'s installed
+            configs by default.
         log (Callable): Progress output.
+        package (str): Whose configs to sweep (``mmdet``, ``mmrotate``,
+            ``mmocr``, ...). Defaults to ``mmdet``.
 
     Returns:
         list[Row]: One row per config swept.
     """
-    from mmdet.utils import register_all_modules
-    register_all_modules()
-    root = root or mim_config_dir('mmdet')
+    root = root or mim_config_dir(package)
     rows = []
     start = time.time()
     for method, chosen in discover(root, only).items():

@@ -10,10 +10,11 @@ video frames for a tracker.
 """
 import copy
 import math
-from typing import List, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
+from mmdet.structures.bbox import get_box_tensor
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 from torch import nn
@@ -24,19 +25,46 @@ TRACKERS = ('QDTrack', 'MaskTrackRCNN', 'DeepSORT', 'StrongSORT', 'ByteTrack',
             'OCSORT')
 
 
+def _detector(model_cfg: dict) -> dict:
+    """The detector inside a wrapper (a tracker's or SoftTeacher's
+    ``detector``, mmocr's ``MMDetWrapper``'s ``cfg``), or the model."""
+    for key in ('detector', 'cfg'):
+        if isinstance(model_cfg.get(key), dict):
+            return model_cfg[key]
+    return model_cfg
+
+
 def _num_classes(model_cfg: dict) -> int:
-    detector = model_cfg.get('detector', model_cfg)
+    detector = _detector(model_cfg)
     bbox_head = detector.get('roi_head', {}).get('bbox_head', {})
     if isinstance(bbox_head, (list, tuple)):
         bbox_head = bbox_head[0]
     return int(bbox_head.get('num_classes', 80))
 
 
+def gt_box_type(cfg: Config) -> Optional[str]:
+    """The box type a config's training pipeline gives the ground truth
+    (``'rbox'``, ``'qbox'``: mmrotate's ``LoadAnnotations(box_type=...)``,
+    ``ConvertBoxType``), or None for axis-aligned boxes."""
+    dataset = cfg.get('train_dataloader', {}).get('dataset', {})
+    while isinstance(dataset.get('dataset'), dict):  # dataset wrappers
+        dataset = dataset['dataset']
+    kind = None
+    for transform in dataset.get('pipeline') or []:
+        name = str(transform.get('type', '')).split('.')[-1]
+        if name == 'LoadAnnotations':
+            kind = transform.get('box_type', kind)
+        elif name == 'ConvertBoxType':
+            kind = transform.get('box_type_mapping', {}).get('gt_bboxes', kind)
+    return None if kind in (None, 'hbox') else kind
+
+
 def synthetic_batch(model_cfg: dict,
                     size: Union[int, Tuple[int, int]] = 128,
                     batch_size: int = 2,
                     num_proposals: int = 300,
-                    num_items: int = 3) -> dict:
+                    num_items: int = 3,
+                    box_type: Optional[str] = None) -> dict:
     """Inputs for ``model.data_preprocessor`` in training mode.
 
     Args:
@@ -47,15 +75,20 @@ def synthetic_batch(model_cfg: dict,
         num_proposals (int): Random proposals per image for a detector
             without an RPN (Fast R-CNN).
         num_items (int): Ground-truth objects per image.
+        box_type (str, optional): The ground truth's box type (``'rbox'``,
+            ``'qbox'``: :func:`gt_box_type`); axis-aligned if None. Rotated
+            ground truth gets random angles.
 
     Returns:
         dict: ``inputs`` and ``data_samples``, as a dataloader yields them.
     """
-    from mmdet.testing import demo_mm_inputs, demo_track_inputs
+    from mmdet.testing import demo_mm_inputs
     height, width = (size, size) if isinstance(size, int) else size
     num_classes = _num_classes(model_cfg)
     with_mask = has_key(model_cfg, 'mask_head')
     if model_cfg.get('type') in TRACKERS:
+        # mmdet 3.0 has no trackers, nor this helper
+        from mmdet.testing import demo_track_inputs
         return demo_track_inputs(
             batch_size=1,
             num_frames=2,
@@ -96,8 +129,10 @@ def synthetic_batch(model_cfg: dict,
         boxes = sample.gt_instances.bboxes
         if isinstance(boxes, torch.Tensor):
             sample.gt_instances.bboxes = boxes.contiguous()
-    detector = model_cfg.get('detector', model_cfg)
-    if detector.get('rpn_head') is None:
+        if box_type is not None:
+            sample.gt_instances.bboxes = _rotated(
+                get_box_tensor(boxes), generator).convert_to(box_type)
+    if _detector(model_cfg).get('rpn_head') is None:
         for sample in batch['data_samples']:
             extent = torch.tensor([width, height])
             xy = torch.rand(num_proposals, 2, generator=generator) * extent
@@ -105,6 +140,17 @@ def synthetic_batch(model_cfg: dict,
             boxes = torch.cat([xy, torch.min(xy + wh, extent)], 1)
             sample.proposals = InstanceData(bboxes=boxes)
     return batch
+
+
+def _rotated(boxes: torch.Tensor, generator: torch.Generator):
+    """Rotated boxes with the centres and sides of ``boxes`` (x1, y1, x2,
+    y2) and random angles."""
+    from mmdet.structures.bbox.box_type import box_types
+    rotated = box_types['rbox']  # registered by mmrotate
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    angles = (torch.rand(len(boxes), 1, generator=generator) - 0.5) * math.pi
+    return rotated(
+        torch.cat([centres, boxes[:, 2:] - boxes[:, :2], angles], 1))
 
 
 def random_detector(config: str,

@@ -1,13 +1,13 @@
 """``import mmohem`` checks versions and registers, and changes nothing else
-in the process; the stack fixes are switched on one by one; the import paths
-of mmohem 0.1 still work, with a DeprecationWarning."""
+in the process; the stack fixes are switched on one by one."""
 import os
 import socket
 import subprocess
 import sys
-import warnings
 
 import pytest
+import torch
+from mmengine.utils import digit_version
 
 # Run in a fresh interpreter: this test process has imported the fixes
 # already (the shipped configs switch them on).
@@ -68,15 +68,20 @@ def test_plain_import_under_torchrun_changes_nothing_else():
     }
 
 
+# torch < 2.6 loads checkpoints without an allowlist: nothing to fix there
+RESTRICTED_LOAD = digit_version(torch.__version__) >= digit_version('2.6.0')
+
+
 @pytest.mark.parametrize('fix, changed', [
-    ('mmohem.fixes.safe_checkpoint', 'checkpoint loader replaced'),
+    ('mmohem.fixes.safe_checkpoint',
+     'checkpoint loader replaced' if RESTRICTED_LOAD else None),
     ('mmohem.fixes.proposal_file_check', 'load_proposals replaced'),
 ])
 def test_each_fix_is_switched_on_by_its_import(fix, changed):
     seen = probe('mmohem', fix)
-    assert seen[changed] == 'True'
-    # and nothing besides
-    assert [k for k, v in seen.items() if v == 'True'] == [changed]
+    # what the fix changes, and nothing besides
+    assert [k for k, v in seen.items()
+            if v == 'True'] == ([changed] if changed else [])
     assert seen['torch.load replaced'] == 'False'
 
 
@@ -84,29 +89,3 @@ def test_cpu_distributed_fix_starts_the_group_only_under_torchrun():
     assert probe('mmohem.fixes.cpu_distributed')['process group'] == 'False'
     # under torchrun it would wait for rank 1: shown end to end by
     # tests/test_distributed.py, which starts both ranks
-
-
-@pytest.mark.parametrize('old, new, name', [
-    ('mmohem.config_swap', 'mmohem.tools.config_swap', 'swap_samplers'),
-    ('mmohem.convert', 'mmohem.tools.convert', 'convert'),
-    ('mmohem.compat', 'mmohem.version_check', 'check_versions'),
-    ('mmohem.demo.ablation', 'mmohem_benchmark.ablation', 'VARIANTS'),
-    ('mmohem.hooks', 'mmohem.samplers', 'ohem_samplers'),
-])
-def test_old_import_paths_work_with_a_deprecation_warning(old, new, name):
-    import importlib
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        value = getattr(importlib.import_module(old), name)
-    assert value is getattr(importlib.import_module(new), name)
-    messages = [
-        str(w.message) for w in caught
-        if issubclass(w.category, DeprecationWarning)
-    ]
-    assert any(f'moved to {new}.{name}' in m for m in messages), messages
-
-
-def test_unknown_names_still_fail():
-    import mmohem
-    with pytest.raises(AttributeError, match='no attribute'):
-        mmohem.no_such_thing

@@ -1,5 +1,6 @@
 import importlib
 import os
+import re
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import pytest
 from helpers import build_roi_head
 from mmdet.models.task_modules.samplers import OHEMSampler as MMDetOHEM
 from mmdet.registry import TASK_UTILS
+from packaging.version import Version
 
 import mmohem
 from mmohem import version_check
@@ -42,19 +44,65 @@ def test_versions_are_read_from_the_installed_metadata():
         assert installed[package] == module.__version__, package
 
 
-@pytest.mark.parametrize('package,version', [('mmdet', '3.2.0'),
-                                             ('mmdet', '3.4.0'),
-                                             ('mmcv', '2.2.0'),
-                                             ('mmengine', '0.9.1')])
-def test_version_guard_rejects_unsupported(monkeypatch, package, version):
+def fake_versions(monkeypatch, **versions):
+    """Make the version guard read ``versions`` (the others as installed)."""
     real = version_check.installed_version
-    monkeypatch.setattr(version_check, 'installed_version', lambda p: version
-                        if p == package else real(p))
-    low, high = SUPPORTED[package]
+    monkeypatch.setattr(version_check, 'installed_version',
+                        lambda p: versions.get(p) or real(p))
+
+
+@pytest.mark.parametrize('package,version,bounds', [
+    ('mmdet', '2.28.2', '>=3.0.0,<3.4.0'),
+    ('mmdet', '3.4.0', '>=3.0.0,<3.4.0'),
+    ('mmengine', '0.7.0', '>=0.7.1,<1.0.0'),
+    ('mmengine', '1.0.0', '>=0.7.1,<1.0.0'),
+])
+def test_version_guard_rejects_unsupported(monkeypatch, package, version,
+                                           bounds):
+    fake_versions(monkeypatch, **{package: version})
     with pytest.raises(ImportError) as err:
         check_versions()
-    assert f'{package} {version} is installed' in str(err.value)
-    assert f'{package}>={low},<{high}' in str(err.value)
+    assert str(err.value).startswith(
+        f'{package} {version} is installed but mmohem supports '
+        f'{package}{bounds}. ')
+    assert 'bootstrap.sh' in str(err.value)
+
+
+@pytest.mark.parametrize(
+    'mmdet,mmcv,accepted',
+    [
+        ('3.0.0', '2.0.0rc4', True),
+        ('3.1.0', '2.0.1', True),
+        ('3.1.0', '2.1.0', False),  # mmdet 3.0/3.1 assert mmcv<2.1.0
+        ('3.2.0', '2.1.0', True),
+        ('3.3.0', '2.1.0', True),
+        ('3.3.0', '2.2.0', False),
+        ('3.3.0', '1.7.2', False),
+    ])
+def test_mmcv_is_checked_against_the_installed_mmdets_own_range(
+        monkeypatch, mmdet, mmcv, accepted):
+    fake_versions(monkeypatch, mmdet=mmdet, mmcv=mmcv)
+    if accepted:
+        assert check_versions()['mmcv'] == mmcv
+        return
+    high = '2.1.0' if Version(mmdet) < Version('3.2') else '2.2.0'
+    with pytest.raises(
+            ImportError,
+            match=re.escape(
+                f'mmcv {mmcv} is installed but mmdet {mmdet} (installed) '
+                f'accepts mmcv>=2.0.0rc4,<{high}')):
+        check_versions()
+
+
+def test_version_guard_names_every_package_out_of_range(monkeypatch):
+    fake_versions(monkeypatch, mmdet='2.28.2', mmcv='1.7.2', mmengine='0.6.0')
+    with pytest.raises(ImportError) as err:
+        check_versions()
+    message = str(err.value)
+    assert message.count(' is installed but mmohem supports ') == 3
+    for named in ('mmdet 2.28.2', 'mmcv 1.7.2', 'mmengine 0.6.0',
+                  'mmcv>=2.0.0rc4,<2.2.0'):
+        assert named in message
 
 
 def test_import_names_an_unsupported_mmcv_before_mmdet_can_assert(tmp_path):
@@ -80,7 +128,8 @@ def test_import_names_an_unsupported_mmcv_before_mmdet_can_assert(tmp_path):
                           text=True,
                           env=env)
     assert proc.returncode == 0, proc.stderr
-    assert 'mmcv 2.2.0 is installed but mmohem supports mmcv>=2.0.0,<2.2.0' \
-        in proc.stdout
+    mmdet = version_check.installed_version('mmdet')
+    assert (f'mmcv 2.2.0 is installed but mmdet {mmdet} (installed) '
+            'accepts mmcv>=2.0.0rc4,<') in proc.stdout
     assert 'mim install' in proc.stdout
     assert 'mmdet imported: False' in proc.stdout

@@ -1,26 +1,57 @@
 #!/usr/bin/env bash
-# The project's test command: set up what is missing, lint, run the tests.
-# Extra arguments go to pytest (e.g. `bash tools/run_tests.sh -k sampler`).
+# The project's test command: set up what is missing, lint, run the tests on
+# both tested stacks.
+#   main: the whole suite on mmdet 3.3 (./.venv);
+#   downstream: what concerns that stack on mmdet 3.1 with mmrotate and mmocr
+#   (./.venv-downstream): the version guard, the sampler, the configs, the
+#   tools, the hooks and the downstream detectors.
+# Extra arguments go to pytest on both (e.g. `bash tools/run_tests.sh -k
+# convert`); MMOHEM_STACKS="main" (or "downstream") runs one stack only.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-bash tools/bootstrap.sh
+stacks=${MMOHEM_STACKS:-main downstream}
+for stack in $stacks; do
+    bash tools/bootstrap.sh "$stack"
+done
 venv=${MMOHEM_VENV:-$root/.venv}
+downstream_venv=${MMOHEM_DOWNSTREAM_VENV:-$root/.venv-downstream}
 
+DOWNSTREAM_TESTS=(
+    tests/test_registry.py tests/test_import.py tests/test_ohem_selection.py
+    tests/test_ohem_sampler.py tests/test_head_fidelity.py
+    tests/test_head_support.py tests/test_lookup.py tests/test_bad_input.py
+    tests/test_configs.py tests/test_convert.py tests/test_sweep.py
+    tests/test_mining_stats_hook.py tests/test_ohem_options.py
+    tests/test_rotated_nms.py tests/test_rotated_heads.py
+    tests/test_downstream_mmocr.py
+)
+
+lint_venv=$venv
+[[ " $stacks " == *" main "* ]] || lint_venv=$downstream_venv
 echo "== lint (flake8, isort, yapf)"
 paths=()
 for d in mmohem mmohem_benchmark configs tests tools benchmarks; do
     [ -d "$d" ] && paths+=("$d")
 done
-"$venv/bin/python" -m flake8 "${paths[@]}"
-"$venv/bin/python" -m isort --check-only --diff "${paths[@]}"
-"$venv/bin/python" -m yapf --diff --recursive "${paths[@]}"
+"$lint_venv/bin/python" -m flake8 "${paths[@]}"
+"$lint_venv/bin/python" -m isort --check-only --diff "${paths[@]}"
+"$lint_venv/bin/python" -m yapf --diff --recursive "${paths[@]}"
 
-echo "== tests"
 # Two workers, each running whole test files (module fixtures run once), one
 # torch thread each: two workers with torch's default thread count would
 # oversubscribe 2 cores and take longer than one process.
 # MMOHEM_TEST_WORKERS=0 runs everything in this process.
 # pytest exits 5 when it collected nothing: that is a failure here too.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-"$venv/bin/python" -m pytest -n "${MMOHEM_TEST_WORKERS:-2}" --dist loadfile "$@"
+pytest_args=(-n "${MMOHEM_TEST_WORKERS:-2}" --dist loadfile)
+for stack in $stacks; do
+    if [ "$stack" = main ]; then
+        echo "== tests, main stack (mmdet 3.3)"
+        "$venv/bin/python" -m pytest "${pytest_args[@]}" "$@"
+    else
+        echo "== tests, downstream stack (mmdet 3.1, mmrotate, mmocr)"
+        "$downstream_venv/bin/python" -m pytest "${pytest_args[@]}" \
+            "${DOWNSTREAM_TESTS[@]}" "$@"
+    fi
+done

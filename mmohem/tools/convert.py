@@ -20,6 +20,7 @@ from mmengine.config import Config, ConfigDict
 
 from .config_files import mim_config_dir
 from .config_swap import has_key, ohem_sampler, rcnn_stages
+from .scope import build_model
 
 
 def resolve_config(src: str) -> str:
@@ -160,9 +161,10 @@ def convert(src: str,
         dst (str): File to write (``.py``).
         command (str, optional): The command line, for the header.
         force (bool): Overwrite an existing ``dst``.
-        check (bool): Build the written config's model before keeping the
-            file, so that a bad sampler option fails here, naming the
-            option, and no file is left behind.
+        check (bool): Build the written config's model (in its
+            ``default_scope``) before keeping the file, so that a bad
+            sampler option fails here, naming the option, and no file is
+            left behind.
         **options: ``mmohem.OHEMSampler`` arguments.
 
     Returns:
@@ -184,10 +186,7 @@ def convert(src: str,
             f.write(text)
         cfg = Config.fromfile(tmp)
         if check:
-            from mmdet.registry import MODELS
-            from mmdet.utils import register_all_modules
-            register_all_modules()
-            MODELS.build(cfg.model)
+            build_model(cfg)
         os.replace(tmp, dst)
     finally:
         if osp.exists(tmp):
