@@ -65,6 +65,25 @@ VARIANTS: Dict[str, Variant] = {
     Variant('mmohem', 'num=32', {SAMPLER + 'num': 32}),
     'num128':
     Variant('mmohem', 'num=128', {SAMPLER + 'num': 128}),
+    # the other implementations' options (TF's HardExampleMiner)
+    'box_weight2':
+    Variant(
+        'mmohem',
+        'rank by loss_cls + 2 x loss_bbox: loss_weights=dict(loss_bbox=2.)',
+        {SAMPLER + 'loss_weights': dict(loss_bbox=2.)},
+        regimes=('fast', )),
+    'min_neg48':
+    Variant(
+        'mmohem',
+        'at least 48 of the 64 background: min_negatives=48',
+        {SAMPLER + 'min_negatives': 48},
+        regimes=('fast', )),
+    'agnostic_nms':
+    Variant(
+        'mmohem',
+        'class-agnostic NMS: class_agnostic_nms=True',
+        {SAMPLER + 'class_agnostic_nms': True},
+        regimes=('fast', )),
     # end-to-end remedies: bring back a pool worth mining
     'pool2000':
     Variant(

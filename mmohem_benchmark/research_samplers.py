@@ -16,6 +16,7 @@ from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 
 from mmohem.samplers import OHEMSampler, select_hard
+from mmohem.samplers.box_nms import horizontal_nms
 from .registry import TASK_UTILS
 
 
@@ -99,12 +100,12 @@ class ResearchOHEMSampler(OHEMSampler):
         return (torch.cat([priors, extra.to(priors.dtype)]),
                 torch.cat([gt_flags, gt_flags.new_zeros(len(extra))]))
 
-    def _score(self, feats, boxes, groups, targets):
+    def _score(self, feats, boxes, groups, targets, *args):
         if self._warming_up():  # random "losses": a random order
             return torch.rand(len(boxes), device=boxes.device)
-        return super()._score(feats, boxes, groups, targets)
+        return super()._score(feats, boxes, groups, targets, *args)
 
-    def _select(self, loss, boxes, groups):
+    def _select(self, loss, boxes, groups, nms=horizontal_nms):
         num_classes = self.bbox_head.num_classes
         if self._warming_up():
             return select_hard(
@@ -117,7 +118,8 @@ class ResearchOHEMSampler(OHEMSampler):
                 nms_iou_thr=None,
                 neg_pos_ub=self.neg_pos_ub)
         num_random = int(round(self.num * self.random_fraction))
-        hard = super()._select(loss, boxes, groups, self.num - num_random)
+        hard = super()._select(
+            loss, boxes, groups, self.num - num_random, nms=nms)
         if not num_random:
             return hard
         # random keys; the mined and the invalid RoIs can never be drawn

@@ -1,6 +1,8 @@
 """The sampler's selection computed by hand, independently of mmohem: each
 RoI's loss from the head's raw outputs (cross-entropy and L1 on hand-encoded
 deltas), a plain-Python greedy NMS and the top k."""
+import math
+
 import torch
 from helpers import BBOX_HEAD, NUM_CLASSES
 from mmdet.structures.bbox import bbox2roi
@@ -32,7 +34,14 @@ def candidates(proposals, gt, assign_result):
     return priors, labels, matched
 
 
-def reference_losses(head, feats, priors, labels, matched, agnostic):
+def reference_losses(head,
+                     feats,
+                     priors,
+                     labels,
+                     matched,
+                     agnostic,
+                     cls_weight=1.,
+                     box_weight=1.):
     was_training = head.training
     head.eval()
     with torch.no_grad():
@@ -48,7 +57,8 @@ def reference_losses(head, feats, priors, labels, matched, agnostic):
                                       labels.clamp(max=NUM_CLASSES - 1)]
     is_fg = labels < NUM_CLASSES
     l1 = (bbox_pred - encode(priors, matched)).abs().sum(1)
-    return ce + torch.where(is_fg, l1, torch.zeros(()))
+    return cls_weight * ce + box_weight * torch.where(is_fg, l1, torch.zeros(
+        ()))
 
 
 def iou(a, b):
@@ -60,22 +70,105 @@ def iou(a, b):
     return inter / union
 
 
-def reference_select(loss, boxes, labels, num, pos_fraction, nms_iou_thr):
+def reference_select(loss,
+                     boxes,
+                     labels,
+                     num,
+                     pos_fraction,
+                     nms_iou_thr,
+                     neg_pos_ub=-1,
+                     min_negatives=0,
+                     class_agnostic=False):
+    """Sorted (pos, neg) indices: greedy NMS in loss order (per label, or
+    across labels), then the budget, the foreground quota, the least
+    background count and the background bound, as the docs state them."""
     loss, boxes, labels = loss.tolist(), boxes.tolist(), labels.tolist()
     order = sorted(range(len(loss)), key=lambda i: (-loss[i], i))
     if nms_iou_thr is not None:
         kept = []
         for i in order:
-            if all(labels[j] != labels[i]
+            if all(not class_agnostic and labels[j] != labels[i]
                    or iou(boxes[i], boxes[j]) <= nms_iou_thr for j in kept):
                 kept.append(i)
         order = kept
+    positives = [i for i in order if labels[i] < NUM_CLASSES]
+    negatives = [i for i in order if labels[i] == NUM_CLASSES]
     if pos_fraction is None:
-        chosen = order[:num]
-        pos = [i for i in chosen if labels[i] < NUM_CLASSES]
-        neg = [i for i in chosen if labels[i] == NUM_CLASSES]
+        quota = len([i for i in order[:num] if labels[i] < NUM_CLASSES])
     else:
-        pos = [i for i in order
-               if labels[i] < NUM_CLASSES][:int(num * pos_fraction)]
-        neg = [i for i in order if labels[i] == NUM_CLASSES][:num - len(pos)]
+        quota = int(num * pos_fraction)
+    quota = min(quota, num - min(min_negatives, len(negatives)))
+    pos = positives[:quota]
+    neg = negatives[:num - len(pos)]
+    if neg_pos_ub >= 0:
+        neg = neg[:max(min_negatives, neg_pos_ub * max(1, len(pos)))]
     return sorted(pos), sorted(neg)
+
+
+def rotated_corners(box):
+    """Corners of a rotated box (cx, cy, w, h, angle in radians), in order
+    around it; the width runs along (cos a, sin a), as mmrotate's RotatedBoxes
+    and mmcv's rotated ops (clockwise=True) take it in image coordinates."""
+    cx, cy, w, h, a = (float(v) for v in box)
+    c, s = math.cos(a), math.sin(a)
+    return [(cx + c * dx - s * dy, cy + s * dx + c * dy)
+            for dx, dy in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2),
+                           (-w / 2, h / 2))]
+
+
+def _area(polygon):
+    return 0.5 * abs(
+        sum(x1 * y2 - x2 * y1
+            for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1])))
+
+
+def _clip(subject, clipper):
+    """Sutherland-Hodgman: the part of convex ``subject`` inside convex
+    ``clipper`` (both counter-clockwise in the plane's orientation)."""
+
+    def inside(p, a, b):
+        return (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] -
+                                                                a[0]) >= 0
+
+    def cross(p, q, a, b):
+        x1, y1, x2, y2 = p[0], p[1], q[0], q[1]
+        x3, y3, x4, y4 = a[0], a[1], b[0], b[1]
+        den = (x1 - x2) * (y3 - y4) - (y1 - y2) * (x3 - x4)
+        t = ((x1 - x3) * (y3 - y4) - (y1 - y3) * (x3 - x4)) / den
+        return (x1 + t * (x2 - x1), y1 + t * (y2 - y1))
+
+    output = subject
+    for a, b in zip(clipper, clipper[1:] + clipper[:1]):
+        points, output = output, []
+        for p, q in zip(points, points[1:] + points[:1]):
+            if inside(q, a, b):
+                if not inside(p, a, b):
+                    output.append(cross(p, q, a, b))
+                output.append(q)
+            elif inside(p, a, b):
+                output.append(cross(p, q, a, b))
+        if not output:
+            return []
+    return output
+
+
+def rotated_iou(a, b):
+    """IoU of two rotated boxes by polygon intersection."""
+    pa, pb = rotated_corners(a), rotated_corners(b)
+    inter = _clip(pa, pb)
+    inter_area = _area(inter) if len(inter) >= 3 else 0.
+    union = _area(pa) + _area(pb) - inter_area
+    return inter_area / union if union > 0 else 0.
+
+
+def reference_rotated_nms(loss, boxes, labels, iou_thr):
+    """Greedy class-aware NMS in loss order (ties by index) with the rotated
+    IoU; a box is suppressed at IoU >= ``iou_thr`` with a kept one of its
+    label (mmcv's CPU kernel's rule)."""
+    loss, boxes, labels = loss.tolist(), boxes.tolist(), labels.tolist()
+    kept = []
+    for i in sorted(range(len(loss)), key=lambda i: (-loss[i], i)):
+        if all(labels[j] != labels[i]
+               or rotated_iou(boxes[i], boxes[j]) < iou_thr for j in kept):
+            kept.append(i)
+    return kept

@@ -1,6 +1,7 @@
 from typing import Optional
 
 import torch
+from mmdet.structures.bbox import BaseBoxes, HorizontalBoxes, get_box_tensor
 from mmengine.hooks import Hook
 
 from ..checks import check_int
@@ -26,7 +27,8 @@ class MiningStatsHook(Hook):
     waits for the device once.
 
     Every ``draw_interval`` iterations it draws the mined RoIs of the first
-    image of the batch (foreground green, background red) and hands the
+    image of the batch (foreground green, background red; rotated RoIs as
+    rotated boxes) and hands the
     picture to the visualizer (``add_image('ohem_mined_rois', ...)``), which
     saves it with its backends (``vis_data/vis_image/`` for the local one).
 
@@ -98,8 +100,18 @@ class MiningStatsHook(Hook):
         visualizer.set_image(picture)
         for key, colour in (('neg_boxes', 'red'), ('pos_boxes', 'lime')):
             boxes = stats[key][:self.max_boxes]
-            if len(boxes):
+            if not len(boxes):
+                continue
+            if isinstance(boxes, BaseBoxes) and not isinstance(
+                    boxes, HorizontalBoxes):
+                # rotated RoIs as the rotated boxes they are: their corners
+                corners = boxes.convert_to('qbox').tensor.cpu().view(-1, 4, 2)
+                visualizer.draw_polygons(
+                    list(corners), edge_colors=colour, line_widths=1)
+            else:
                 visualizer.draw_bboxes(
-                    boxes.cpu(), edge_colors=colour, line_widths=1)
+                    get_box_tensor(boxes).cpu(),
+                    edge_colors=colour,
+                    line_widths=1)
         visualizer.add_image(
             'ohem_mined_rois', visualizer.get_image(), step=runner.iter + 1)

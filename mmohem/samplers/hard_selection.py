@@ -8,8 +8,9 @@ what this path costs.
 from typing import NamedTuple, Optional
 
 import torch
-from mmcv.ops.nms import NMSop
 from torch import Tensor
+
+from .box_nms import RankOrderNMS, horizontal_nms
 
 
 class HardSelection(NamedTuple):
@@ -65,28 +66,6 @@ def rank_by_loss(loss: Tensor, valid: Tensor) -> Tensor:
     return _rank(loss, ~valid)
 
 
-def _nms_in_rank_order(boxes: Tensor, groups: Tensor, order: Tensor,
-                       iou_thr: float) -> Tensor:
-    """Class-aware greedy NMS over ``boxes`` visited in ``order``.
-
-    One call of mmcv's NMS op: the groups are told apart by shifting each
-    group's boxes out of the others' reach (the offsets of mmcv's
-    ``batched_nms``, computed the same way), and the boxes are handed over in
-    ``order`` with strictly decreasing scores, so the op visits them in that
-    order, ties and all.
-
-    Returns:
-        Tensor: The indices NMS keeps, in ``order``.
-    """
-    boxes = boxes if boxes.dtype == torch.float32 else boxes.float()
-    shifted = boxes + (groups * (boxes.max() + 1)).unsqueeze(1)
-    scores = torch.arange(
-        order.numel(), 0, -1, dtype=torch.float32, device=boxes.device)
-    keep = NMSop.apply(
-        shifted.index_select(0, order), scores, iou_thr, 0, 0, -1)
-    return order.index_select(0, keep)
-
-
 def select_hard(loss: Tensor,
                 boxes: Tensor,
                 groups: Tensor,
@@ -94,21 +73,31 @@ def select_hard(loss: Tensor,
                 num: int,
                 pos_fraction: Optional[float] = None,
                 nms_iou_thr: Optional[float] = 0.7,
-                neg_pos_ub: int = -1) -> HardSelection:
+                neg_pos_ub: int = -1,
+                nms: RankOrderNMS = horizontal_nms,
+                min_negatives: int = 0,
+                class_agnostic_nms: bool = False) -> HardSelection:
     """Select the hardest RoIs of one image as the OHEM paper does.
 
     RoIs are ranked by :func:`rank_by_loss`, then greedy NMS at
-    ``nms_iou_thr`` removes every RoI that overlaps a higher-ranked RoI of the
-    same group (class-aware: foreground classes and background never
-    suppress each other), and the top ``num`` remain. With ``pos_fraction``
-    (ratio mode) at most ``int(num * pos_fraction)`` of them are foreground
-    and the rest of the budget goes to background, each group in loss order.
-    With ``neg_pos_ub >= 0`` at most ``neg_pos_ub * max(1, num_pos)``
-    background RoIs are kept, and the budget is not refilled.
+    ``nms_iou_thr`` (``nms``, the one for the RoIs' box type) removes every
+    RoI that overlaps a higher-ranked RoI of the same group (class-aware:
+    foreground classes and background never suppress each other; with
+    ``class_agnostic_nms`` any RoI suppresses any other), and the top
+    ``num`` remain. With ``pos_fraction`` (ratio mode) at most
+    ``int(num * pos_fraction)`` of them are foreground and the rest of the
+    budget goes to background, each group in loss order. With
+    ``min_negatives`` the foreground gives up its lowest-ranked places until
+    at least that many background RoIs are selected (or every one NMS left).
+    With ``neg_pos_ub >= 0`` at most ``max(min_negatives, neg_pos_ub *
+    max(1, num_pos))`` background RoIs are kept, and the budget is not
+    refilled.
 
     Args:
         loss (Tensor): Loss per RoI, shape (n, ).
-        boxes (Tensor): RoI boxes (x1, y1, x2, y2), shape (n, 4).
+        boxes (Tensor): RoI boxes, (n, 4) ``(x1, y1, x2, y2)`` for the
+            default ``nms``, (n, 5) ``(cx, cy, w, h, angle)`` for
+            :func:`~mmohem.samplers.box_nms.rotated_nms`.
         groups (Tensor): Label per RoI: ``0..num_classes-1`` foreground,
             ``num_classes`` background, anything larger is never selected.
         num_classes (int): Number of foreground classes.
@@ -116,14 +105,25 @@ def select_hard(loss: Tensor,
         pos_fraction (float, optional): Foreground quota; None for none.
         nms_iou_thr (float, optional): NMS IoU threshold; None disables NMS.
         neg_pos_ub (int): Upper bound of negatives per positive; -1: none.
+        nms (Callable): The rank-order NMS of the box type
+            (:func:`~mmohem.samplers.box_nms.nms_for`). Defaults to the
+            axis-aligned one.
+        min_negatives (int): Least background RoIs selected, where NMS left
+            that many. Defaults to 0.
+        class_agnostic_nms (bool): Suppress across groups too. Defaults to
+            False (the paper's per-class NMS).
 
     Returns:
         HardSelection: Selected indices and what NMS kept.
     """
-    kept = _rank(loss, groups > num_classes)
+    invalid = groups > num_classes
+    kept = _rank(loss, invalid)
     if nms_iou_thr is not None and kept.numel() > 0:
-        kept = _nms_in_rank_order(boxes, groups, kept, nms_iou_thr)
-    if pos_fraction is None and neg_pos_ub < 0:
+        # ignored RoIs stay a group of their own (ranked last, they never
+        # suppress a valid one)
+        nms_groups = invalid.long() if class_agnostic_nms else groups
+        kept = nms(boxes, nms_groups, kept, nms_iou_thr)
+    if pos_fraction is None and neg_pos_ub < 0 and not min_negatives:
         # pure OHEM: the first `num` that NMS kept, whatever their group
         top = kept[:num]
         top_groups = groups.index_select(0, top)
@@ -135,15 +135,20 @@ def select_hard(loss: Tensor,
     is_neg = ranked_groups == num_classes
     pos_rank = is_pos.cumsum(0)
     neg_rank = is_neg.cumsum(0)
-    if pos_fraction is None:
-        in_budget = torch.arange(kept.numel(), device=kept.device) < num
-        take_pos = is_pos & in_budget
-        take_neg = is_neg & in_budget
-    else:
-        take_pos = is_pos & (pos_rank <= int(num * pos_fraction))
-        take_neg = is_neg & (neg_rank <= num - take_pos.sum())
+    # pure OHEM: the foreground among the first `num`; ratio mode: its quota
+    pos_quota = is_pos[:num].sum() if pos_fraction is None else int(
+        num * pos_fraction)
+    if min_negatives:
+        # room for the hardest `min_negatives` background RoIs, or for all
+        # that NMS left if fewer
+        room = num - is_neg.sum().clamp(max=min_negatives)
+        pos_quota = room.clamp(max=pos_quota) if isinstance(
+            pos_quota, int) else torch.minimum(room, pos_quota)
+    take_pos = is_pos & (pos_rank <= pos_quota)
+    take_neg = is_neg & (neg_rank <= num - take_pos.sum())
     if neg_pos_ub >= 0:
-        neg_cap = neg_pos_ub * take_pos.sum().clamp(min=1)
+        neg_cap = (neg_pos_ub *
+                   take_pos.sum().clamp(min=1)).clamp(min=min_negatives)
         take_neg = take_neg & (neg_rank <= neg_cap)
     return HardSelection(
         _pick(kept, take_pos), _pick(kept, take_neg), kept, groups,

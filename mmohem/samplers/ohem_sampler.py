@@ -1,5 +1,7 @@
 import logging
+import math
 from collections import deque
+from numbers import Real
 from typing import (Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple,
                     Union)
 
@@ -14,9 +16,10 @@ from torch import Tensor
 
 from ..checks import check_int, in_unit_interval
 from ..registry import TASK_UTILS
+from .box_nms import RankOrderNMS, horizontal_nms, nms_for
 from .hard_selection import HardSelection, select_hard
 from .head_support import HeadNotSupportedError, check_head, why_no_box_loss
-from .roi_loss import LOSS_KEYS, per_roi_loss
+from .roi_loss import LOSS_KEYS, BoxTypes, per_roi_loss
 from .scoring_mode import read_only
 
 # Images whose mining statistics are kept for hooks between two reads.
@@ -84,6 +87,20 @@ class OHEMSampler(BaseSampler):
             Defaults to True.
         chunk_size (int): Most RoIs scored in one forward, bounding the
             memory of the scoring pass. Defaults to 2048.
+        loss_weights (dict[str, float], optional): Weight of each ranking
+            term, e.g. ``dict(loss_cls=1., loss_bbox=2.)`` (TF's
+            ``cls_loss_weight`` and ``loc_loss_weight``): RoIs are ranked by
+            the weighted sum. Terms not named weigh 1; only terms the
+            sampler scores (``loss_keys``) may be named. Defaults to None
+            (all 1: the head's own sum).
+        min_negatives (int): Least background RoIs selected per image,
+            where NMS left that many (TF's ``min_negatives_per_image``): the
+            lowest-ranked foreground RoIs give up their places; with
+            ``neg_pos_ub`` the background bound never falls below it. At
+            most ``num``. Defaults to 0.
+        class_agnostic_nms (bool): NMS across classes and background (TF's
+            choice); False keeps the paper's per-class NMS. Defaults to
+            False.
     """
 
     # extension point: how the scoring pass runs the head
@@ -97,7 +114,10 @@ class OHEMSampler(BaseSampler):
                  loss_keys: Union[str, Sequence[str], None] = None,
                  neg_pos_ub: int = -1,
                  add_gt_as_proposals: bool = True,
-                 chunk_size: int = 2048) -> None:
+                 chunk_size: int = 2048,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 min_negatives: int = 0,
+                 class_agnostic_nms: bool = False) -> None:
         check_int(OWNER, 'num', num, 1)
         if pos_fraction is not None and not in_unit_interval(pos_fraction):
             raise ValueError('mmohem.OHEMSampler: pos_fraction must be None '
@@ -124,6 +144,20 @@ class OHEMSampler(BaseSampler):
             'RoIs per foreground RoI (e.g. 3 for 1:3); -1 for no bound. To '
             'cap the RoIs per image, set num.')
         check_int(OWNER, 'chunk_size', chunk_size, 1)
+        check_int(
+            OWNER,
+            'min_negatives',
+            min_negatives,
+            0,
+            hint='It is a count of background RoIs per image.')
+        if min_negatives > num:
+            raise ValueError(
+                f'{OWNER}: min_negatives ({min_negatives}) exceeds num '
+                f'({num}), the RoIs kept per image; lower min_negatives or '
+                'raise num.')
+        if not isinstance(class_agnostic_nms, bool):
+            raise ValueError(f'{OWNER}: class_agnostic_nms must be True or '
+                             f'False, got {class_agnostic_nms!r}')
         if not (hasattr(context, 'bbox_head')
                 and hasattr(context, '_bbox_forward')):
             raise HeadNotSupportedError(
@@ -142,6 +176,9 @@ class OHEMSampler(BaseSampler):
         self.stage = context.current_stage if hasattr(context,
                                                       'num_stages') else None
         self.loss_keys = self._decide_loss_keys(loss_keys)
+        self.loss_weights = self._check_weights(loss_weights)
+        self.min_negatives = min_negatives
+        self.class_agnostic_nms = class_agnostic_nms
         self._records: Deque[_MiningRecord] = deque(maxlen=MAX_STATS)
 
     def _decide_loss_keys(self, loss_keys: Optional[tuple]) -> tuple:
@@ -152,6 +189,7 @@ class OHEMSampler(BaseSampler):
                                                f' stage {self.stage}')
         if loss_keys is None:
             if no_box is None:
+                self._say_what_is_left_out(where)
                 return LOSS_KEYS
             print_log(
                 f'mmohem.OHEMSampler in {where}: {no_box}, so RoIs are '
@@ -165,6 +203,53 @@ class OHEMSampler(BaseSampler):
                 f"but {no_box}. Use loss_keys=('loss_cls',) or leave "
                 'loss_keys unset (the sampler then ranks by loss_cls).')
         return loss_keys
+
+    def _check_weights(
+            self,
+            weights: Optional[Dict[str, float]]) -> Optional[Dict[str, float]]:
+        """The weight of each scored term, or None when all are 1."""
+        if weights is None:
+            return None
+        if not isinstance(weights, dict):
+            raise ValueError(
+                f'{OWNER}: loss_weights must be a dict of ranking terms to '
+                f'weights, e.g. dict(loss_cls=1., loss_bbox=2.), got '
+                f'{weights!r}')
+        for key, value in weights.items():
+            if key not in self.loss_keys:
+                raise ValueError(
+                    f'{OWNER}: loss_weights names {key!r}, which this '
+                    f'sampler does not score (it ranks by {self.loss_keys}); '
+                    f'name only those terms, or add {key!r} to loss_keys '
+                    'if the head can score it.')
+            if isinstance(value, bool) or not isinstance(
+                    value, Real) or not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    f'{OWNER}: loss_weights[{key!r}] must be a finite number '
+                    f'>= 0, got {value!r}')
+        full = {key: float(weights.get(key, 1.)) for key in self.loss_keys}
+        if not any(full.values()):
+            raise ValueError(
+                f'{OWNER}: every loss_weights value is 0, so every RoI would '
+                'rank alike; give at least one term a positive weight.')
+        return None if all(w == 1 for w in full.values()) else full
+
+    def _say_what_is_left_out(self, where: str) -> None:
+        """Log the head's loss terms that the ranking loss leaves out
+        (e.g. Gliding Vertex's ``loss_fix`` and ``loss_ratio``)."""
+        others = [
+            name for name, module in self.bbox_head.named_children()
+            if name.startswith('loss_') and name not in LOSS_KEYS
+        ]
+        if others:
+            print_log(
+                f'mmohem.OHEMSampler in {where}: '
+                f'{type(self.bbox_head).__name__} trains with '
+                f"{', '.join(others)} besides loss_cls and loss_bbox; mmohem "
+                'scores only loss_cls and loss_bbox per RoI, so RoIs are '
+                'ranked without them.',
+                logger='current',
+                level=logging.INFO)
 
     @property
     def bbox_head(self):
@@ -216,18 +301,28 @@ class OHEMSampler(BaseSampler):
         # ranked after every other RoI, so it never suppresses one in NMS
         groups = torch.where(gt_inds > 0, assign_result.labels,
                              self.bbox_head.num_classes - gt_inds)
+        # the box kinds the head's coder is given (rotated, quadrilateral
+        # ground truth): as the head's own loss receives them
+        box_types = BoxTypes(_box_type(priors), _box_type(gt_instances.bboxes))
         # contiguous: index_select takes a slow path on strided boxes
         gt_boxes = get_box_tensor(gt_instances.bboxes).contiguous()
         if len(gt_boxes) > 0:
             targets = gt_boxes.index_select(0, (gt_inds - 1).clamp_(min=0))
         else:
-            targets = boxes  # no foreground: targets are never used
+            # no foreground: the targets are never used, but they must be
+            # boxes of the ground truth's kind for its coder (a copy: some
+            # coders regularize their input in place)
+            targets = get_box_tensor(_as_kind(priors, box_types.targets))
+            targets = targets.clone() if targets is boxes else targets
 
-        loss = self._score(feats, boxes, groups, targets)
-        selection = self._select(loss, boxes, groups)
+        # the NMS of the RoIs' box type (axis-aligned or rotated); an unknown
+        # type is refused here, before any work
+        nms = horizontal_nms if self.nms_iou_thr is None else nms_for(priors)
+        loss = self._score(feats, boxes, groups, targets, box_types)
+        selection = self._select(loss, boxes, groups, nms=nms)
         # what the statistics are computed from, when a hook asks for them
         self._records.append(
-            _MiningRecord(loss, selection, boxes, assign_result.max_overlaps))
+            _MiningRecord(loss, selection, priors, assign_result.max_overlaps))
         return SamplingResult(
             pos_inds=selection.pos_inds,
             neg_inds=selection.neg_inds,
@@ -261,9 +356,10 @@ class OHEMSampler(BaseSampler):
                 loss: Tensor,
                 boxes: Tensor,
                 groups: Tensor,
-                num: Optional[int] = None) -> HardSelection:
+                num: Optional[int] = None,
+                nms: RankOrderNMS = horizontal_nms) -> HardSelection:
         """The hardest ``num`` RoIs (``self.num`` by default) under this
-        sampler's settings."""
+        sampler's settings; ``nms`` is the NMS of the RoIs' box type."""
         return select_hard(
             loss,
             boxes,
@@ -272,7 +368,10 @@ class OHEMSampler(BaseSampler):
             self.num if num is None else num,
             pos_fraction=self.pos_fraction,
             nms_iou_thr=self.nms_iou_thr,
-            neg_pos_ub=self.neg_pos_ub)
+            neg_pos_ub=self.neg_pos_ub,
+            nms=nms,
+            min_negatives=self.min_negatives,
+            class_agnostic_nms=self.class_agnostic_nms)
 
     def _bbox_forward(self, feats: Sequence[Tensor], rois: Tensor,
                       inputs: dict) -> dict:
@@ -280,8 +379,12 @@ class OHEMSampler(BaseSampler):
             return self.context._bbox_forward(feats, rois, **inputs)
         return self.context._bbox_forward(self.stage, feats, rois, **inputs)
 
-    def _score(self, feats: Sequence[Tensor], boxes: Tensor, groups: Tensor,
-               targets: Tensor) -> Tensor:
+    def _score(self,
+               feats: Sequence[Tensor],
+               boxes: Tensor,
+               groups: Tensor,
+               targets: Tensor,
+               box_types: BoxTypes = BoxTypes()) -> Tensor:
         """Loss of every RoI under the current weights, read-only."""
         num_rois = boxes.shape[0]
         if num_rois == 0:
@@ -305,7 +408,8 @@ class OHEMSampler(BaseSampler):
                 losses.append(
                     per_roi_loss(head, results['cls_score'],
                                  results['bbox_pred'], chunk_rois,
-                                 chunk_groups, chunk_targets, self.loss_keys))
+                                 chunk_groups, chunk_targets, self.loss_keys,
+                                 box_types, self.loss_weights))
         return losses[0] if len(losses) == 1 else torch.cat(losses)
 
     def peek_stats(self,
@@ -340,8 +444,10 @@ class OHEMSampler(BaseSampler):
             ``num_kept`` (after NMS), ``num_selected``, ``fg_fraction`` (of
             the selection), ``loss_selected`` and ``loss_all`` (mean finite
             loss of the selection and of all candidates) and
-            ``num_nonfinite``; and the selected boxes, hardest first, as
-            ``pos_boxes`` and ``neg_boxes`` (n, 4).
+            ``num_nonfinite``; and the selected RoIs, hardest first, as
+            ``pos_boxes`` and ``neg_boxes``, of the candidates' box type
+            (e.g. mmrotate's ``RotatedBoxes``; a tensor for plain
+            tensors).
         """
         stats = self.peek_stats()
         self._records.clear()
@@ -352,7 +458,7 @@ class _MiningRecord(NamedTuple):
     """What one ``sample()`` call leaves for its mining statistics."""
     loss: Tensor
     selection: HardSelection
-    boxes: Tensor
+    priors: Union[Tensor, BaseBoxes]
     max_overlaps: Tensor
 
     def stats(self) -> Dict[str, Tensor]:
@@ -380,8 +486,22 @@ class _MiningRecord(NamedTuple):
             loss_selected=_masked_mean(loss[selected], finite[selected]),
             loss_all=_masked_mean(loss, finite),
             num_nonfinite=(valid & ~finite).sum(),
-            pos_boxes=self.boxes[selection.pos_inds],
-            neg_boxes=self.boxes[selection.neg_inds])
+            pos_boxes=self.priors[selection.pos_inds],
+            neg_boxes=self.priors[selection.neg_inds])
+
+
+def _box_type(boxes) -> Optional[type]:
+    """The box type of ``boxes``; None for a plain tensor."""
+    return type(boxes) if isinstance(boxes, BaseBoxes) else None
+
+
+def _as_kind(boxes, box_type: Optional[type]):
+    """``boxes`` converted to ``box_type`` (as they are if None or if they
+    are plain tensors)."""
+    if box_type is None or not isinstance(boxes, BaseBoxes) or isinstance(
+            boxes, box_type):
+        return boxes
+    return boxes.convert_to(box_type)
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:

@@ -1,7 +1,7 @@
 """Per-RoI training loss of a bbox head, unreduced, without host syncs."""
 import contextlib
 import functools
-from typing import Optional, Sequence, Tuple
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
@@ -9,6 +9,20 @@ from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor, nn
 
 LOSS_KEYS = ('loss_cls', 'loss_bbox')
+
+
+class BoxTypes(NamedTuple):
+    """The box types of the RoIs and of the ground truth, as the head's own
+    ``loss`` receives them in its ``SamplingResult``; None for plain
+    tensors. Box coders of other box kinds (mmrotate's rotated and
+    quadrilateral coders) take box objects, not tensors."""
+    priors: Optional[type] = None
+    targets: Optional[type] = None
+
+    def wrap(self, priors: Tensor, targets: Tensor) -> tuple:
+        """``priors`` and ``targets`` as the head's coder receives them."""
+        return (priors if self.priors is None else self.priors(priors),
+                targets if self.targets is None else self.targets(targets))
 
 
 def _float(tensor: Tensor) -> Tensor:
@@ -26,7 +40,10 @@ def _normalizer(means: Tuple[float, ...], stds: Tuple[float, ...],
             torch.tensor(stds, device=device))
 
 
-def encode(coder, priors: Tensor, targets: Tensor) -> Tensor:
+def encode(coder,
+           priors: Tensor,
+           targets: Tensor,
+           box_types: BoxTypes = BoxTypes()) -> Tensor:
     """``coder.encode(priors, targets)``, in fewer device ops when the coder
     is mmdet's ``DeltaXYWHBBoxCoder`` (the R-CNN heads' default).
 
@@ -34,10 +51,10 @@ def encode(coder, priors: Tensor, targets: Tensor) -> Tensor:
     time, a host copy of its means and stds each time); this does the same
     arithmetic on pairs of columns, and the deltas are bit-identical (a test
     holds it to that). Any other coder (and any subclass, which may encode
-    differently) is called as it is.
+    differently) is called as it is, with the boxes in ``box_types``.
     """
     if type(coder) is not DeltaXYWHBBoxCoder:
-        return get_box_tensor(coder.encode(priors, targets))
+        return get_box_tensor(coder.encode(*box_types.wrap(priors, targets)))
     means, stds = _normalizer(
         tuple(coder.means), tuple(coder.stds), priors.device)
     p1, p2 = priors[:, :2], priors[:, 2:]
@@ -94,9 +111,15 @@ def _per_row(loss, labels: Tensor, num_classes: int) -> Tensor:
     return loss
 
 
-def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
-                 rois: Tensor, labels: Tensor, target_boxes: Tensor,
-                 loss_keys: Sequence[str]) -> Tensor:
+def per_roi_loss(bbox_head: nn.Module,
+                 cls_score: Tensor,
+                 bbox_pred: Tensor,
+                 rois: Tensor,
+                 labels: Tensor,
+                 target_boxes: Tensor,
+                 loss_keys: Sequence[str],
+                 box_types: BoxTypes = BoxTypes(),
+                 weights: Optional[Dict[str, float]] = None) -> Tensor:
     """Loss of every RoI with the head's own loss modules and box coder.
 
     The classification term is ``bbox_head.loss_cls`` against ``labels``
@@ -104,21 +127,30 @@ def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
     ``bbox_head.loss_bbox`` against targets encoded with
     ``bbox_head.bbox_coder`` (or decoded predictions against boxes when the
     head has ``reg_decoded_bbox``), summed over coordinates and counted for
-    foreground RoIs only, as in the head's own ``loss``. Unlike
+    foreground RoIs only, as in the head's own ``loss``. A head that
+    applies its box loss to decoded boxes as well (mmrotate's KFIoU heads,
+    ``loss_bbox_type='kfiou'``) gets them decoded as its ``loss`` does. Unlike
     ``BBoxHead.loss`` this never indexes with a data-dependent mask, so it
     does not synchronize with the host.
 
     Args:
         bbox_head (nn.Module): A ``BBoxHead``-like module.
         cls_score (Tensor): Class scores, shape (n, num_classes + 1).
-        bbox_pred (Tensor): Box deltas, shape (n, 4) or (n, 4 * num_classes).
-        rois (Tensor): RoIs, shape (n, 5) (batch index first).
+        bbox_pred (Tensor): Box deltas, shape (n, d) or (n, d * num_classes)
+            (d = 4 for axis-aligned boxes, 5 for rotated ones).
+        rois (Tensor): RoIs, shape (n, 1 + box width) (batch index first).
         labels (Tensor): Assigned label per RoI, background =
             ``num_classes``; larger values (e.g. ignored RoIs) are scored as
             background.
-        target_boxes (Tensor): Matched ground-truth box per RoI, shape (n, 4);
+        target_boxes (Tensor): Matched ground-truth box per RoI, in the
+            ground truth's width (4, 5 for rotated, 8 for quadrilaterals);
             unused for background RoIs (any finite box will do).
         loss_keys (Sequence[str]): Terms to sum, from :data:`LOSS_KEYS`.
+        box_types (BoxTypes): The box types of the RoIs and of the ground
+            truth (plain tensors by default).
+        weights (dict[str, float], optional): A weight per term of
+            ``loss_keys`` (the ranking loss is their weighted sum); None:
+            all 1.
 
     Returns:
         Tensor: Float32 loss per RoI, shape (n, ).
@@ -136,6 +168,8 @@ def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
                         _float(cls_score),
                         cls_labels,
                         reduction_override='none'), labels, num_classes))
+            if weights is not None and weights['loss_cls'] != 1:
+                total = total * weights['loss_cls']
         if 'loss_bbox' in loss_keys:
             if not isinstance(bbox_pred, Tensor):
                 raise TypeError(
@@ -154,17 +188,27 @@ def per_roi_loss(bbox_head: nn.Module, cls_score: Tensor, bbox_pred: Tensor,
                     1,
                     cls_labels.clamp(max=num_classes - 1).view(
                         -1, 1, 1).expand(-1, 1, size)).squeeze(1)
+            coder = bbox_head.bbox_coder
+            decoded = {}
             if bbox_head.reg_decoded_bbox:
-                pred = get_box_tensor(
-                    bbox_head.bbox_coder.decode(priors, pred))
+                pred = get_box_tensor(coder.decode(priors, pred))
             else:
-                targets = encode(bbox_head.bbox_coder, priors, targets)
+                targets = encode(coder, priors, targets, box_types)
+                if getattr(bbox_head, 'loss_bbox_type', None) == 'kfiou':
+                    # mmrotate's RotatedShared2FCBBoxHead: KFIoU compares
+                    # the decoded prediction with the decoded targets
+                    decoded = dict(
+                        pred_decode=get_box_tensor(coder.decode(priors, pred)),
+                        targets_decode=get_box_tensor(
+                            coder.decode(priors, targets)))
             loss_bbox = _float(
                 _per_row(
                     bbox_head.loss_bbox(
-                        pred, targets, reduction_override='none'), labels,
-                    num_classes))
+                        pred, targets, reduction_override='none', **decoded),
+                    labels, num_classes))
             # a fill, not a product: a background row's loss may be inf/NaN
             loss_bbox = loss_bbox.masked_fill_(labels >= num_classes, 0.)
+            if weights is not None and weights['loss_bbox'] != 1:
+                loss_bbox = loss_bbox * weights['loss_bbox']
             total = loss_bbox if total is None else total + loss_bbox
     return total

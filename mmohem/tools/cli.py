@@ -38,13 +38,27 @@ def _demo(args: argparse.Namespace) -> int:
 def _sampler_options(args: argparse.Namespace) -> dict:
     options = {}
     for key in ('num', 'pos_fraction', 'nms_iou_thr', 'loss_keys',
-                'neg_pos_ub', 'chunk_size'):
+                'neg_pos_ub', 'chunk_size', 'loss_weights', 'min_negatives'):
         value = getattr(args, key)
         if value is not None:
             options[key] = value
     if options.get('nms_iou_thr') == 'none':
         options['nms_iou_thr'] = None
+    if 'loss_weights' in options:
+        options['loss_weights'] = dict(options['loss_weights'])
+    if args.class_agnostic_nms:
+        options['class_agnostic_nms'] = True
     return options
+
+
+def _weight(value: str):
+    key, _, weight = value.partition('=')
+    try:
+        return key, float(weight)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{value!r}: give each weight as TERM=NUMBER, e.g. '
+            'loss_bbox=2') from None
 
 
 def _threshold(value: str):
@@ -77,7 +91,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from mmohem_benchmark.sweep import (counts, is_regression, markdown,
                                         run_sweep)
     start = time.time()
-    rows = run_sweep(everything=args.all, only=args.only)
+    rows = run_sweep(everything=args.all, only=args.only, package=args.package)
     elapsed = time.time() - start
     text = markdown(rows)
     summary = (f'{len(rows)} configs in {elapsed / 60:.1f} min; ' + '; '.join(
@@ -86,7 +100,8 @@ def _sweep(args: argparse.Namespace) -> int:
         for variant, tally in counts(rows).items()))
     print('\n' + text + '\n\n' + summary)
     if args.markdown:
-        write_markdown(args.markdown, text + '\n\n' + summary)
+        name = 'sweep' if args.package == 'mmdet' else f'sweep-{args.package}'
+        write_markdown(args.markdown, text + '\n\n' + summary, name)
     regressions = [row.config for row in rows if is_regression(row)]
     if regressions:
         print(
@@ -248,6 +263,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         'ratio, not a count)')
     convert.add_argument('--chunk-size', type=int)
     convert.add_argument(
+        '--loss-weights',
+        nargs='+',
+        type=_weight,
+        metavar='TERM=WEIGHT',
+        help='weights of the ranking terms, e.g. loss_cls=1 loss_bbox=2')
+    convert.add_argument(
+        '--min-negatives',
+        type=int,
+        help='least background RoIs selected per image')
+    convert.add_argument(
+        '--class-agnostic-nms',
+        action='store_true',
+        help='NMS across classes and background (default: per class)')
+    convert.add_argument(
         '--force', action='store_true', help='overwrite OUT if it exists')
     convert.add_argument(
         '--no-check',
@@ -257,8 +286,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     sweep = commands.add_parser(
         'sweep',
-        help='train every two-stage config mmdet ships one step with '
-        'mmohem\'s and mmdet\'s OHEM and report which work',
+        help='train every two-stage config mmdet (or --package) ships one '
+        'step with mmohem\'s and mmdet\'s OHEM and report which work',
         description='One representative config per method folder (--all: '
         'every config), each built and trained one step on the CPU on a '
         'synthetic batch as shipped, with mmohem.OHEMSampler and with '
@@ -266,12 +295,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         'trains as shipped but mmohem neither trains nor refuses it.')
     sweep.add_argument('--all', action='store_true', help='every config')
     sweep.add_argument(
+        '--package',
+        default='mmdet',
+        help='whose configs: mmdet (default) or a downstream repo such as '
+        'mmrotate or mmocr; each config is built in its default_scope')
+    sweep.add_argument(
         '--only', nargs='+', default=(), help='regexes on config paths')
     sweep.add_argument(
         '--markdown',
         help='write the table to this file; in a file that has the markers '
-        '<!-- sweep:begin --> and <!-- sweep:end -->, only what is between '
-        'them is replaced (docs/compatibility.md)')
+        '<!-- sweep:begin --> and <!-- sweep:end --> (with --package P: '
+        '<!-- sweep-P:begin/end -->), only what is between them is replaced '
+        '(docs/compatibility.md)')
     sweep.set_defaults(func=_sweep)
     args = parser.parse_args(argv)
     args.argv = argv

@@ -1,0 +1,246 @@
+"""mmrotate's two-stage heads: the scoring pass ranks by the head's own loss.
+
+For each kind of rotated R-CNN head mmrotate 1.0.0rc1 ships, the sampler's
+per-RoI losses equal the bbox head's own ``loss_and_target(...,
+reduction_override='none')`` (its own targets, encoded by its own coder
+from the box objects of a ``SamplingResult`` holding every RoI) on the
+outputs of its training forward for the same RoIs, in eval mode; images
+without ground truth included. Heads are built from mmrotate's configs,
+with random weights and features. Runs where mmrotate is installed.
+"""
+import math
+
+import pytest
+import torch
+from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.structures.bbox import bbox2roi, get_box_tensor
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+from mmohem.samplers.roi_loss import BoxTypes
+from mmohem.tools.config_swap import swap_samplers
+from mmohem.tools.convert import resolve_config
+from mmohem.tools.scope import enter_scope
+
+pytest.importorskip('mmrotate')
+from mmrotate.structures.bbox import RotatedBoxes  # noqa: E402
+
+IMG = 128
+STRIDES = (4, 8, 16, 32, 64)
+
+# name: config (the kind of each stage's RoIs follows from its extractor)
+HEADS = {
+    'rotated_faster_rcnn':
+    'mmrotate::rotated_faster_rcnn/'
+    'rotated-faster-rcnn-le90_r50_fpn_1x_dota.py',
+    'oriented_rcnn':
+    'mmrotate::oriented_rcnn/oriented-rcnn-le90_r50_fpn_1x_dota.py',
+    'roi_trans':
+    'mmrotate::roi_trans/roi-trans-le90_r50_fpn_1x_dota.py',
+    'kfiou_roi_trans':
+    'mmrotate::kfiou/roi-trans-le90_r50_fpn_kfiou-ln_1x_dota.py',
+    'gliding_vertex':
+    'mmrotate::gliding_vertex/gliding-vertex-rbox_r50_fpn_1x_dota.py',
+}
+
+
+def build_roi_head(config):
+    cfg = Config.fromfile(resolve_config(config))
+    swap_samplers(cfg)
+    head_cfg = cfg.model.roi_head
+    head_cfg.update(
+        train_cfg=cfg.model.train_cfg.rcnn, test_cfg=cfg.model.test_cfg.rcnn)
+    from mmengine.registry import MODELS
+    enter_scope('mmrotate')
+    head = MODELS.build(head_cfg)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in head.parameters():
+            fan_in = p[0].numel() if p.dim() > 1 else 100
+            p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(fan_in))
+    return head
+
+
+def rotated_gt(gen, num_classes, quadri):
+    boxes = torch.tensor([[40., 40., 50., 20.,
+                           0.3], [90., 70., 60., 24., -0.8],
+                          [30., 100., 30., 30., 1.2]])
+    gt = RotatedBoxes(boxes)
+    if quadri:
+        gt = gt.convert_to('qbox')
+    return InstanceData(
+        bboxes=gt, labels=torch.tensor([0, 3, num_classes - 1]))
+
+
+def candidates(gen, gt, rotated, num=200):
+    """Random RoIs and RoIs jittered around the ground truth, of the kind
+    the stage's RoIs are (horizontal or rotated)."""
+    centres = torch.rand(num, 2, generator=gen) * IMG
+    sizes = 8 + torch.rand(num, 2, generator=gen) * IMG / 2
+    angles = (torch.rand(num, 1, generator=gen) - 0.5) * math.pi
+    random = RotatedBoxes(torch.cat([centres, sizes, angles], 1))
+    around = gt.bboxes.convert_to('rbox').tensor.repeat(20, 1)
+    around = around + torch.randn(
+        around.shape, generator=gen) * torch.tensor([3., 3., 3., 3., 0.1])
+    priors = RotatedBoxes(torch.cat([random.tensor, around]))
+    return InstanceData(
+        priors=priors if rotated else priors.convert_to('hbox'))
+
+
+def head_loss_per_roi(head, stage, x, proposals, gt, assign):
+    """Training forward and the head's own unreduced loss (its own targets
+    from a SamplingResult of every RoI), image 1 of the batch."""
+    bbox_head = head.bbox_head[stage] if stage is not None else head.bbox_head
+    rcnn_cfg = head.train_cfg[stage] if stage is not None else head.train_cfg
+    num_classes = bbox_head.num_classes
+    fg = assign.gt_inds > 0
+    order = torch.cat([fg.nonzero().view(-1), (~fg).nonzero().view(-1)])
+    result = SamplingResult(
+        pos_inds=fg.nonzero().view(-1),
+        neg_inds=(~fg).nonzero().view(-1),
+        priors=proposals.priors,
+        gt_bboxes=gt.bboxes,
+        assign_result=assign,
+        gt_flags=torch.zeros(len(order), dtype=torch.uint8))
+    boxes = get_box_tensor(proposals.priors)[order]
+    rois = bbox2roi([boxes[:0], boxes])  # image 1 of the batch
+    args = (x, rois) if stage is None else (stage, x, rois)
+    out = head._bbox_forward(*args)
+    extra = [out[k] for k in ('fix_pred', 'ratio_pred') if k in out]
+    losses = bbox_head.loss_and_target(
+        out['cls_score'],
+        out['bbox_pred'],
+        *extra,
+        rois, [result],
+        rcnn_train_cfg=rcnn_cfg,
+        reduction_override='none')['loss_bbox']
+    per_roi = losses['loss_cls'].clone()
+    num_fg = int(fg.sum())
+    if num_fg:
+        per_roi[:num_fg] += losses['loss_bbox'].view(num_fg, -1).sum(1)
+    expected = torch.empty_like(per_roi)
+    expected[order] = per_roi
+    labels = torch.where(fg, assign.labels,
+                         torch.full_like(assign.labels, num_classes))
+    return expected, labels
+
+
+@pytest.mark.parametrize('with_gt', [True, False])
+@pytest.mark.parametrize('name', list(HEADS))
+def test_scoring_losses_equal_the_heads_own_training_losses(name, with_gt):
+    head = build_roi_head(HEADS[name])
+    cascade = hasattr(head, 'num_stages')
+    gen = torch.Generator().manual_seed(1)
+    x = tuple(
+        torch.randn(2, 256, IMG // s, IMG // s, generator=gen)
+        for s in STRIDES)
+    head.eval()
+    for stage in range(head.num_stages) if cascade else [None]:
+        sampler = head.bbox_sampler[stage] if cascade else head.bbox_sampler
+        extractor = (
+            head.bbox_roi_extractor[stage]
+            if cascade else head.bbox_roi_extractor)
+        rotated_rois = 'Rotated' in type(extractor).__name__
+        gt = rotated_gt(
+            gen, sampler.bbox_head.num_classes, quadri='gliding' in name)
+        if not with_gt:
+            gt = gt[:0]
+        proposals = candidates(gen,
+                               gt if with_gt else rotated_gt(gen, 3, False),
+                               rotated_rois)
+        assign = (head.bbox_assigner[stage]
+                  if cascade else head.bbox_assigner).assign(proposals, gt)
+        if with_gt:
+            assert (assign.gt_inds > 0).sum() > 10  # foreground is scored
+        with torch.no_grad():
+            expected, labels = head_loss_per_roi(head, stage, x, proposals, gt,
+                                                 assign)
+            gt_boxes = get_box_tensor(gt.bboxes)
+            if with_gt:
+                targets = gt_boxes[(assign.gt_inds - 1).clamp(min=0)]
+            else:
+                targets = get_box_tensor(
+                    proposals.priors.convert_to(type(gt.bboxes)))
+            boxes = get_box_tensor(proposals.priors)
+            scored = sampler._score(
+                [level[1:2] for level in x], boxes, labels, targets,
+                BoxTypes(type(proposals.priors), type(gt.bboxes)))
+        assert torch.allclose(scored, expected, rtol=1e-4, atol=1e-5), \
+            (name, stage, (scored - expected).abs().max())
+
+
+def test_rotated_rois_are_selected_with_the_rotated_nms():
+    """Oriented R-CNN's sampler end to end on rotated RoIs: the selection is
+    the top ``num`` of the reference's rotated NMS over the sampler's own
+    losses, and no two selected RoIs of one label overlap at rotated IoU
+    >= 0.7 (the axis-aligned NMS on these boxes left such pairs)."""
+    from reference import reference_rotated_nms, rotated_iou
+    head = build_roi_head(HEADS['oriented_rcnn'])
+    sampler = head.bbox_sampler
+    sampler.num = 64
+    gen = torch.Generator().manual_seed(3)
+    x = [
+        torch.randn(1, 256, IMG // s, IMG // s, generator=gen) for s in STRIDES
+    ]
+    gt = rotated_gt(gen, sampler.bbox_head.num_classes, quadri=False)
+    proposals = candidates(gen, gt, rotated=True)
+    assign = head.bbox_assigner.assign(proposals, gt)
+    result = sampler.sample(assign, proposals, gt, feats=x)
+    [record] = sampler._records
+    groups = record.selection.groups
+    boxes = get_box_tensor(record.priors).tolist()  # the candidates
+    kept = reference_rotated_nms(record.loss, torch.tensor(boxes), groups, 0.7)
+    top = kept[:64]
+    expected_pos = sorted(i for i in top if groups[i] < 15)
+    assert sorted(result.pos_inds.tolist()) == expected_pos
+    assert sorted(result.neg_inds.tolist()) == sorted(i for i in top
+                                                      if groups[i] == 15)
+    assert len(expected_pos) > 0
+    chosen = result.pos_inds.tolist() + result.neg_inds.tolist()
+    for a in chosen:
+        for b in chosen:
+            if a < b and groups[a] == groups[b]:
+                assert rotated_iou(boxes[a], boxes[b]) < 0.7
+
+
+def test_a_box_type_mmohem_cannot_suppress_is_refused():
+    from mmohem.samplers.box_nms import BoxTypeNotSupportedError
+    head = build_roi_head(HEADS['oriented_rcnn'])
+    gen = torch.Generator().manual_seed(4)
+    gt = rotated_gt(gen, 15, quadri=False)
+    proposals = candidates(gen, gt, rotated=True)
+    assign = head.bbox_assigner.assign(proposals, gt)
+    quadri = InstanceData(priors=proposals.priors.convert_to('qbox'))
+    gt.bboxes = gt.bboxes.convert_to('qbox')
+    feats = [torch.randn(1, 256, IMG // s, IMG // s) for s in STRIDES]
+    with pytest.raises(BoxTypeNotSupportedError, match='QuadriBoxes'):
+        head.bbox_sampler.sample(assign, quadri, gt, feats=feats)
+
+
+def test_mining_stats_hook_draws_rotated_rois_as_rotated_boxes():
+    """One RoI at 45 degrees: the drawing passes through its corners, not
+    through the corners of an axis-aligned box read from its numbers."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from mmengine.visualization import Visualizer
+
+    from mmohem.hooks import MiningStatsHook
+    box = RotatedBoxes(torch.tensor([[64., 64., 60., 20., math.pi / 4]]))
+    stats = dict(pos_boxes=box, neg_boxes=box[:0])
+    visualizer = Visualizer(name='rotated_draw_test')
+    drawn = {}
+    visualizer.add_image = lambda name, image, step: drawn.update(
+        {name: image})
+    runner = SimpleNamespace(visualizer=visualizer, iter=0)
+    MiningStatsHook(draw_interval=1)._draw(runner, torch.zeros(3, 128, 128),
+                                           stats)
+    image = drawn['ohem_mined_rois']
+    lit = image.sum(-1) > 0
+    for x, y in box.convert_to('qbox').tensor.view(4, 2).round().long():
+        assert lit[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].any()
+    # (34, 54)-(94, 74) would be the box drawn axis-aligned around its
+    # centre: points of its top and bottom edges 8 px from the rotated
+    # box's edges stay dark
+    assert not lit[53:56, 78:83].any() and not lit[73:76, 46:51].any()
+    assert np.count_nonzero(lit) > 100
