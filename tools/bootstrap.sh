@@ -8,7 +8,8 @@
 #   downstream: ./.venv-downstream (or $MMOHEM_DOWNSTREAM_VENV) with Python
 #     3.9 ($PYTHON39, python3.9 on the PATH, or pyenv's), torch 2.0.1,
 #     mmcv 2.0.1 with compiled ops, mmdet 3.1.0, mmrotate 1.0.0rc1,
-#     mmocr 1.0.1 and mmohem (editable): the stack those repos pin.
+#     mmocr 1.0.1, openmim, tensorboard and mmohem (editable): the stack
+#     those repos pin.
 #
 # A second run on a machine that has the environment only compares a stamp
 # and returns in seconds; nothing is rebuilt. pip's cache keeps the mmcv
@@ -50,7 +51,7 @@ downstream)
     constraints=$root/requirements/constraints-downstream.txt
     # mmocr imports torchvision; it must match torch, or pip fetches another
     torch_pkgs=(torch torchvision)
-    extras='tests'
+    extras='tests,mim,tensorboard'
     downstream_pkgs=(mmrotate mmocr e2cnn)
     ;;
 *)

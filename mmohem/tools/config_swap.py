@@ -83,7 +83,9 @@ def mmdet_ohem_sampler(original: Optional[dict]) -> dict:
     and bounds kept, the 1:3 default quota where it had none)."""
     original = original or {}
     return dict(
-        type='OHEMSampler',
+        # scoped: a downstream repo's registry (mmrotate's) does not see
+        # mmdet's bare name
+        type='mmdet.OHEMSampler',
         num=original.get('num', DEFAULT_NUM),
         pos_fraction=original.get('pos_fraction', 0.25),
         neg_pos_ub=original.get('neg_pos_ub', -1),
