@@ -31,7 +31,7 @@ from mmengine.config import Config
 
 from mmohem.samplers import (HeadNotSupportedError, OHEMSampler, ohem_samplers,
                              rcnn_samplers)
-from mmohem.samplers.head_support import why_no_box_loss
+from mmohem.samplers.head_support import unscored_terms, why_no_box_loss
 from mmohem.tools.config_files import mim_config_dir
 from mmohem.tools.config_swap import (mmdet_ohem_sampler, ohem_sampler,
                                       rcnn_stages, swap_samplers)
@@ -208,6 +208,9 @@ def _note(model) -> str:
         if 'loss_bbox' not in sampler.loss_keys:
             why = why_no_box_loss(sampler.bbox_head) or 'as configured'
             notes.append(f'ranks by loss_cls: {why}')
+        left_out = unscored_terms(sampler.bbox_head, sampler.loss_keys)
+        if 'loss_bbox' in sampler.loss_keys and left_out:
+            notes.append(f"ranks without the head's {', '.join(left_out)}")
         if sampler.scoring_inputs is not None:
             doc = sampler.scoring_inputs.__doc__.split('\n')[0]
             notes.append(f'scoring inputs: {doc}')

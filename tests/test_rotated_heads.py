@@ -244,3 +244,16 @@ def test_mining_stats_hook_draws_rotated_rois_as_rotated_boxes():
     # box's edges stay dark
     assert not lit[53:56, 78:83].any() and not lit[73:76, 46:51].any()
     assert np.count_nonzero(lit) > 100
+
+
+def test_gliding_vertex_says_which_terms_it_ranks_without():
+    from mmohem.samplers import LOSS_KEYS
+    from mmohem.samplers.head_support import unscored_terms
+    head = build_roi_head(HEADS['gliding_vertex'])
+    assert head.bbox_sampler.loss_keys == LOSS_KEYS
+    # what the build log names as left out of the ranking
+    assert unscored_terms(head.bbox_head,
+                          LOSS_KEYS) == ['loss_fix', 'loss_ratio']
+    # a head with only loss_cls and loss_bbox leaves nothing out
+    assert unscored_terms(
+        build_roi_head(HEADS['oriented_rcnn']).bbox_head, LOSS_KEYS) == []

@@ -167,3 +167,20 @@ def why_no_box_loss(bbox_head: nn.Module) -> Optional[str]:
         return (f'{name} has no single box-regression loss (loss_bbox) and '
                 'box coder that mmohem can evaluate per RoI')
     return None
+
+
+def unscored_terms(bbox_head: nn.Module, scored: Sequence[str]) -> list:
+    """The head's loss modules (``loss_*`` children) that the ranking loss
+    leaves out, e.g. Gliding Vertex's ``loss_fix`` and ``loss_ratio``.
+
+    Args:
+        bbox_head (nn.Module): The bbox head (this stage's).
+        scored (Sequence[str]): The terms the sampler scores.
+
+    Returns:
+        list[str]: Their names, in module order.
+    """
+    return [
+        name for name, _ in bbox_head.named_children()
+        if name.startswith('loss_') and name not in scored
+    ]

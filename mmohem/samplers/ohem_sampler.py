@@ -18,7 +18,8 @@ from ..checks import check_int, in_unit_interval
 from ..registry import TASK_UTILS
 from .box_nms import RankOrderNMS, horizontal_nms, nms_for
 from .hard_selection import HardSelection, select_hard
-from .head_support import HeadNotSupportedError, check_head, why_no_box_loss
+from .head_support import (HeadNotSupportedError, check_head, unscored_terms,
+                           why_no_box_loss)
 from .roi_loss import LOSS_KEYS, BoxTypes, per_roi_loss
 from .scoring_mode import read_only
 
@@ -237,10 +238,7 @@ class OHEMSampler(BaseSampler):
     def _say_what_is_left_out(self, where: str) -> None:
         """Log the head's loss terms that the ranking loss leaves out
         (e.g. Gliding Vertex's ``loss_fix`` and ``loss_ratio``)."""
-        others = [
-            name for name, module in self.bbox_head.named_children()
-            if name.startswith('loss_') and name not in LOSS_KEYS
-        ]
+        others = unscored_terms(self.bbox_head, LOSS_KEYS)
         if others:
             print_log(
                 f'mmohem.OHEMSampler in {where}: '
@@ -280,7 +278,8 @@ class OHEMSampler(BaseSampler):
         Args:
             assign_result (:obj:`AssignResult`): Assignment of the priors.
             pred_instances (:obj:`InstanceData`): Has ``priors``, the
-                candidate RoIs (n, 4) of this image.
+                candidate RoIs of this image: (n, 4) axis-aligned boxes (a
+                tensor or ``HorizontalBoxes``) or rotated ``'rbox'`` boxes.
             gt_instances (:obj:`InstanceData`): Has ``bboxes`` and ``labels``.
             feats (Sequence[Tensor]): This image's multi-level features,
                 each with a batch dimension of 1, as the RoI heads pass them.
