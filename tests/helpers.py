@@ -1,10 +1,11 @@
 """Small real mmdet RoI heads and random inputs for the sampler tests."""
 import copy
+import math
 
 import torch
 from mmdet.models.task_modules.assigners import MaxIoUAssigner
 from mmdet.registry import MODELS
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
 from mmengine.structures import InstanceData
 
 import mmohem  # noqa: F401  (registers mmohem.OHEMSampler)
@@ -196,3 +197,27 @@ RECORDED_SAMPLERS = {
     'no_nms': dict(type='mmohem.OHEMSampler', num=512, nms_iou_thr=None),
     'neg_pos_ub': dict(type='mmohem.OHEMSampler', num=512, neg_pos_ub=3),
 }
+
+
+def roi_head_from_config(config, scope='mmdet'):
+    """The RoI head of a shipped config (``pkg::path``), with mmohem's
+    sampler in every R-CNN stage, built in ``scope``, with seeded weights of
+    unit gain, so that every input moves the losses."""
+    from mmengine.registry import MODELS as ROOT_MODELS
+
+    from mmohem.tools.config_swap import swap_samplers
+    from mmohem.tools.convert import resolve_config
+    from mmohem.tools.scope import enter_scope
+    cfg = Config.fromfile(resolve_config(config))
+    swap_samplers(cfg)
+    head_cfg = cfg.model.roi_head
+    head_cfg.update(
+        train_cfg=cfg.model.train_cfg.rcnn, test_cfg=cfg.model.test_cfg.rcnn)
+    enter_scope(scope)
+    head = ROOT_MODELS.build(head_cfg)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in head.parameters():
+            fan_in = p[0].numel() if p.dim() > 1 else 100
+            p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(fan_in))
+    return head

@@ -8,18 +8,11 @@ The heads are built from mmdet's own configs; the features are random. The
 image under test is the second of the batch, so the per-image inputs that
 the sampler computes must match the batch ones at batch index 1.
 """
-import math
-
 import pytest
 import torch
-from mmdet.registry import MODELS
+from helpers import roi_head_from_config
 from mmdet.structures.bbox import bbox2roi
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
-
-from mmohem.tools.config_swap import swap_samplers
-from mmohem.tools.convert import resolve_config
 
 IMG = 128
 STRIDES = (4, 8, 16, 32, 64)
@@ -34,21 +27,8 @@ HEADS = {
 }
 
 
-def build_roi_head(config: str):
-    cfg = Config.fromfile(resolve_config(config))
-    swap_samplers(cfg)
-    head_cfg = cfg.model.roi_head
-    head_cfg.update(
-        train_cfg=cfg.model.train_cfg.rcnn, test_cfg=cfg.model.test_cfg.rcnn)
-    init_default_scope('mmdet')
-    head = MODELS.build(head_cfg)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        # weights of unit gain, so that every input moves the losses
-        for p in head.parameters():
-            fan_in = p[0].numel() if p.dim() > 1 else 100
-            p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(fan_in))
-    return head
+def build_roi_head(config):
+    return roi_head_from_config(config, 'mmdet')
 
 
 def batch_features(gen):

@@ -12,15 +12,12 @@ import math
 
 import pytest
 import torch
+from helpers import roi_head_from_config
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.structures.bbox import bbox2roi, get_box_tensor
-from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from mmohem.samplers.roi_loss import BoxTypes
-from mmohem.tools.config_swap import swap_samplers
-from mmohem.tools.convert import resolve_config
-from mmohem.tools.scope import enter_scope
 
 pytest.importorskip('mmrotate')
 from mmrotate.structures.bbox import RotatedBoxes  # noqa: E402
@@ -45,20 +42,7 @@ HEADS = {
 
 
 def build_roi_head(config):
-    cfg = Config.fromfile(resolve_config(config))
-    swap_samplers(cfg)
-    head_cfg = cfg.model.roi_head
-    head_cfg.update(
-        train_cfg=cfg.model.train_cfg.rcnn, test_cfg=cfg.model.test_cfg.rcnn)
-    from mmengine.registry import MODELS
-    enter_scope('mmrotate')
-    head = MODELS.build(head_cfg)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in head.parameters():
-            fan_in = p[0].numel() if p.dim() > 1 else 100
-            p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(fan_in))
-    return head
+    return roi_head_from_config(config, 'mmrotate')
 
 
 def rotated_gt(gen, num_classes, quadri):
