@@ -55,6 +55,9 @@ def _statistics_method(owner, name: str):
         'checkpoint: only HistoryBuffer statistics methods may be looked up')
 
 
+# torch.load unpickles only allowlisted globals by default from torch 2.6 on
+_RESTRICTED_LOAD = digit_version(torch.__version__) >= digit_version('2.6.0')
+
 #: The globals an mmengine checkpoint needs beyond torch's own allowlist.
 CHECKPOINT_GLOBALS = [
     HistoryBuffer, *_numpy_globals(), (_statistics_method, 'builtins.getattr')
@@ -62,7 +65,9 @@ CHECKPOINT_GLOBALS = [
 
 
 def load_local_checkpoint(filename: str, map_location=None):
-    """mmengine's local checkpoint loader, with the allowlist in effect.
+    """mmengine's local checkpoint loader, with the allowlist in effect
+    (before torch 2.6, whose ``torch.load`` restricts nothing: a plain
+    ``torch.load``).
 
     Args:
         filename (str): Path of the checkpoint.
@@ -74,6 +79,9 @@ def load_local_checkpoint(filename: str, map_location=None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    if not _RESTRICTED_LOAD:
+        # torch < 2.6 loads without an allowlist (and has no API for one)
+        return torch.load(filename, map_location=map_location)
     with torch.serialization.safe_globals(CHECKPOINT_GLOBALS):
         return torch.load(
             filename, map_location=map_location, weights_only=True)
@@ -86,7 +94,7 @@ def install() -> bool:
         bool: False before torch 2.6, whose ``torch.load`` does not restrict
         globals by default: mmengine's loading is left as it is there.
     """
-    if digit_version(torch.__version__) < digit_version('2.6.0'):
+    if not _RESTRICTED_LOAD:
         return False
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
