@@ -342,9 +342,7 @@ class OHEMSampler(BaseSampler):
             priors = priors[None, :]
         gt_flags = priors.new_zeros((priors.shape[0], ), dtype=torch.uint8)
         if self.add_gt_as_proposals and len(gt_bboxes) > 0:
-            if isinstance(gt_bboxes, BaseBoxes) and isinstance(
-                    priors, BaseBoxes):
-                gt_bboxes = gt_bboxes.convert_to(type(priors))
+            gt_bboxes = _as_kind(gt_bboxes, _box_type(priors))
             priors = cat_boxes([gt_bboxes, priors], dim=0)
             assign_result.add_gt_(gt_instances.labels)
             gt_flags = torch.cat(
