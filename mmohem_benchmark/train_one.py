@@ -54,8 +54,9 @@ def train_one(config: str,
     }
     for hook in cfg.get('custom_hooks', []):
         if hook['type'] == 'mmohem.MiningStatsHook':
-            hook.update(
-                interval=min(20, iters), draw_interval=max(1, iters // 4))
+            # it logs on the LoggerHook's lines (schedule_options)
+            hook.pop('interval', None)
+            hook.update(draw_interval=max(1, iters // 4))
     cfg.merge_from_dict(options, allow_list_keys=True)
     runner = Runner.from_cfg(cfg)
     runner.train()

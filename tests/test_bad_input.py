@@ -4,9 +4,11 @@ import hashlib
 import os
 import os.path as osp
 import pickle
+import shutil
 
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 from tiny_coco import make_tiny_coco, shrink_config
@@ -30,6 +32,16 @@ def digest(folder):
                 out[osp.relpath(path, folder)] = hashlib.sha256(
                     f.read()).hexdigest()
     return out
+
+
+def checkpoints(files):
+    """The checkpoints of a :func:`digest` (the config the Runner dumps
+    into the work dir is rewritten by every run)."""
+    return {
+        k: v
+        for k, v in files.items()
+        if k.endswith('.pth') or k == 'last_checkpoint'
+    }
 
 
 def ohem_stats(runner):
@@ -148,26 +160,64 @@ def test_degenerate_proposals_score_as_finite_background(tiny_coco, tmp_path):
     assert np.isfinite(runner.message_hub.get_scalar('train/loss').current())
 
 
-def test_nan_features_stop_with_a_clear_error_and_keep_checkpoints(
-        tiny_coco, earlier_run, tmp_path):
-    """NaN reaching the features makes every loss NaN; the sampler ranks such
-    RoIs last (tests/test_ohem_sampler.py) and mmohem's FiniteLossHook stops
-    the run with an error that says so."""
-    work_dir = str(tmp_path / 'nan')
+def nan_run(tiny_coco, earlier_run, work_dir, **hook):
+    """A run whose features turn NaN from the first iteration, in a copy of
+    a work dir that holds an earlier run's checkpoint: the checkpoint
+    hook would overwrite that ``epoch_1.pth`` at the end of the epoch."""
+    shutil.copytree(earlier_run, work_dir)
     cfg = tiny_cfg('faster_rcnn_ohem_r50.py', tiny_coco, work_dir)
-    cfg.custom_hooks = [dict(type='mmohem.FiniteLossHook')]
+    cfg.custom_hooks = [dict(type='mmohem.FiniteLossHook', **hook)]
     runner = Runner.from_cfg(cfg)
 
     def poison(module, args, output):
         return tuple(level * float('nan') for level in output)
 
     runner.model.neck.register_forward_hook(poison)
-    before = digest(earlier_run)
+    return runner
+
+
+def test_nan_features_stop_with_a_clear_error_and_keep_checkpoints(
+        tiny_coco, earlier_run, tmp_path):
+    """NaN reaching the features makes every loss NaN; the sampler ranks such
+    RoIs last (tests/test_ohem_sampler.py) and mmohem's FiniteLossHook stops
+    the run with an error that says so."""
+    work_dir = str(tmp_path / 'nan')
+    runner = nan_run(tiny_coco, earlier_run, work_dir)
+    before = digest(earlier_run)  # what the copy holds
     with pytest.raises(FloatingPointError) as err:
         runner.train()
     message = str(err.value)
     assert 'The training loss is nan at iteration 1' in message
     assert 'OHEM scored' in message and 'clip_grad' in message
-    assert digest(earlier_run) == before
-    assert not osp.exists(osp.join(work_dir, 'epoch_1.pth'))
+    assert runner.iter == 0  # stopped on the first iteration
+    assert 'epoch_1.pth' in checkpoints(before)
+    assert checkpoints(digest(work_dir)) == checkpoints(before)
     assert ohem_stats(runner)[0]['num_nonfinite'] > 0
+
+
+def test_a_sparse_check_still_stops_before_the_checkpoint(
+        tiny_coco, earlier_run, tmp_path):
+    """With interval=5 no iteration of the 2-iteration epoch is checked, but
+    the end-of-epoch checkpoint is: the NaN of iteration 1 stops it."""
+    work_dir = str(tmp_path / 'nan')
+    runner = nan_run(tiny_coco, earlier_run, work_dir, interval=5)
+    before = digest(earlier_run)  # what the copy holds
+    with pytest.raises(
+            FloatingPointError, match='was not finite at iteration 1'):
+        runner.train()
+    assert runner.iter == 2  # both iterations ran, the checkpoint did not
+    assert checkpoints(digest(work_dir)) == checkpoints(before)
+
+
+def test_finite_loss_hook_without_a_data_batch():
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from mmohem.hooks import FiniteLossHook
+    hook = FiniteLossHook()
+    runner = SimpleNamespace(iter=0, model=nn.Linear(1, 1))
+    hook.after_train_iter(runner, 0, None, dict(loss=torch.tensor(1.0)))
+    with pytest.raises(FloatingPointError, match='is inf at iteration 1'):
+        hook.after_train_iter(runner, 0, None,
+                              dict(loss=torch.tensor(float('inf'))))

@@ -1,4 +1,5 @@
 """Two processes on CPU (gloo) with torchrun and mmdet's own train script."""
+import glob
 import json
 import math
 import os
@@ -8,6 +9,7 @@ import subprocess
 import sys
 
 import mmdet
+import pytest
 from mmengine.config import Config
 from tiny_coco import cli_options, make_tiny_coco, shrink_options
 
@@ -23,21 +25,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# the shipped config as it is (its custom_imports switch on the CPU fix),
+# plus the probes
 CPU_DDP_CONFIG = '''
 _base_ = {base!r}
-custom_imports = dict(
-    imports=['mmohem', 'mmohem.fixes.cpu_distributed', 'rank_probe'])
-custom_hooks = [dict(type='RankLossProbe')]
-# DDP rejects device_ids for a module on the CPU
-model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
+custom_imports = dict(imports={imports!r})
+custom_hooks = [
+    dict(type='RankLossProbe'),
+    dict(type='SamplingProbe', write=True),
+    dict(type='mmohem.MiningStatsHook'),
+]
 '''
 
 
 def test_torchrun_two_cpu_processes_train_with_ohem(tmp_path):
     config = str(tmp_path / 'cpu_ddp.py')
+    shipped = config_path('faster_rcnn_ohem_r50.py')
+    imports = Config.fromfile(shipped).custom_imports.imports
+    assert 'mmohem.fixes.cpu_distributed' in imports
     with open(config, 'w') as f:
         f.write(
-            CPU_DDP_CONFIG.format(base=config_path('faster_rcnn_ohem_r50.py')))
+            CPU_DDP_CONFIG.format(
+                base=shipped, imports=imports + ['probe_hooks']))
     data = make_tiny_coco(str(tmp_path / 'data'), num_images=8)
     work_dir = str(tmp_path / 'work')
     options = shrink_options(Config.fromfile(config), data, work_dir)
@@ -67,3 +76,25 @@ def test_torchrun_two_cpu_processes_train_with_ohem(tmp_path):
         for record in records:
             assert math.isfinite(record['loss'])
             assert math.isfinite(record['loss_cls'])
+
+    # MiningStatsHook's line of each iteration (logger interval 1) is the
+    # mean over both ranks' images, not rank 0's
+    calls = []
+    for rank in (0, 1):
+        with open(osp.join(work_dir, f'rank{rank}_sampling.jsonl')) as f:
+            calls.append([json.loads(line) for line in f])
+    [scalars] = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    with open(scalars) as f:
+        lines = [line for line in map(json.loads, f) if 'loss' in line]
+    assert len(lines) == 2
+    differs = []
+    for i, line in enumerate(lines):
+        images = calls[0][i] + calls[1][i]
+        assert len(images) == 4
+        for key in ('num_candidates', 'fg_fraction', 'loss_all'):
+            want = sum(c[key] for c in images) / len(images)
+            assert line[f'ohem_{key}'] == pytest.approx(want, rel=1e-4), key
+        rank0 = sum(c['num_candidates'] for c in calls[0][i]) / 2
+        differs.append(rank0 != line['ohem_num_candidates'])
+    # rank 0's own mean is not what was logged (this run tells them apart)
+    assert any(differs)

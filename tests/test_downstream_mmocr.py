@@ -52,7 +52,7 @@ train_cfg = dict(max_epochs=1, val_interval=100)
 param_scheduler = []
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=100, save_last=False))
-custom_hooks = [dict(type='mmohem.MiningStatsHook', interval=1)]
+custom_hooks = [dict(type='mmohem.MiningStatsHook')]
 randomness = dict(seed=0)
 '''
 

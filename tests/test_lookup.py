@@ -32,4 +32,4 @@ def test_samplers_of_soft_teachers_student_and_teacher_are_found():
     # the RPNs' samplers are not R-CNN samplers
     assert rcnn_samplers(model) == found
     # the hook accepts the model it would have refused before
-    MiningStatsHook().before_train(SimpleNamespace(model=model))
+    MiningStatsHook().before_train(SimpleNamespace(model=model, hooks=[]))

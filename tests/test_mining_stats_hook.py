@@ -5,35 +5,18 @@ import os.path as osp
 
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from probe_hooks import SamplingProbe, interval_means
 from tiny_coco import shrink_config
 
 from mmohem import config_path
 from mmohem.hooks import MiningStatsHook
 from mmohem.hooks.mining_stats_hook import LOGGED
-from mmohem.samplers import ohem_samplers
 
-
-class ExpectedStats(Hook):
-    """Runs before MiningStatsHook and averages the same statistics."""
-    priority = 'VERY_HIGH'
-
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None):
-        stats = [
-            s for sampler in ohem_samplers(runner.model)
-            for s in sampler.peek_stats()
-        ]
-        self.means = {
-            key: float(torch.stack([s[key].float() for s in stats]).mean())
-            for key in LOGGED
-        }
+# what the probe computes independently of the sampler's statistics
+CHECKED = ('num_candidates', 'num_selected', 'fg_fraction', 'loss_all',
+           'loss_selected')
 
 
 def tiny(name, data, work_dir, **hook):
@@ -42,29 +25,119 @@ def tiny(name, data, work_dir, **hook):
     return cfg
 
 
-def test_logs_the_statistics_and_draws_the_mined_rois(tiny_coco, tmp_path):
+def train_lines(runner):
+    """The lines the LoggerHook handed the local backend during training."""
+    with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+        return [line for line in map(json.loads, f) if 'loss' in line]
+
+
+def expected_lines(probe, steps, suffix='', stage=0):
+    """Per log line (at ``steps``), the mean of each checked statistic over
+    the images sampled since the previous line."""
+    expected, last = [], 0
+    for step in steps:
+        calls = [
+            c for it in probe.iters[last:step] for c in it
+            if c['stage'] == stage
+        ]
+        expected.append({
+            f'ohem_{k}{suffix}': v
+            for k, v in interval_means(calls, CHECKED).items()
+        })
+        last = step
+    return expected
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iter'])
+def test_each_line_shows_the_mean_over_its_interval(loop, tiny_coco, tmp_path):
+    """Through mmdet's LoggerHook and LogProcessor (window_size 50, whose
+    mean_pattern matches ohem_loss_*): every training line carries the
+    statistics, each the mean over the images since the previous line, the
+    shorter last interval of an epoch included; TensorBoard gets the same
+    values."""
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    cfg = tiny('faster_rcnn_ohem_r50.py', tiny_coco, str(tmp_path))
+    cfg.train_dataloader.batch_size = 1  # 4 iterations per epoch
+    cfg.default_hooks.logger.update(interval=3, ignore_last=False)
+    cfg.log_processor = dict(
+        type='LogProcessor', window_size=50, by_epoch=loop == 'epoch')
+    if loop == 'epoch':
+        cfg.train_cfg = dict(
+            type='EpochBasedTrainLoop', max_epochs=2, val_interval=10)
+    else:
+        cfg.train_cfg = dict(
+            type='IterBasedTrainLoop', max_iters=7, val_interval=100)
+        cfg.train_dataloader.sampler = dict(
+            type='InfiniteSampler', shuffle=False)
+    cfg.visualizer.vis_backends = [
+        dict(type='LocalVisBackend'),
+        dict(type='TensorboardVisBackend')
+    ]
+    runner = Runner.from_cfg(cfg)
+    probe = SamplingProbe()
+    runner.register_hook(probe)
+    runner.train()
+
+    lines = train_lines(runner)
+    steps = [line['step'] for line in lines]
+    if loop == 'epoch':
+        # every 3 iterations of each 4-iteration epoch, and its last one
+        assert steps == [3, 4, 7, 8]
+    assert len(steps) >= 2
+    expected = expected_lines(probe, steps)
+    for line, want in zip(lines, expected):
+        for key, value in want.items():
+            assert line[key] == pytest.approx(value, rel=1e-4), (line, key)
+    assert all(line['ohem_num_selected'] == 512 for line in lines)
+
+    [events] = glob.glob(
+        osp.join(runner.log_dir, 'vis_data', '**', 'events.out.tfevents.*'),
+        recursive=True)
+    board = EventAccumulator(osp.dirname(events))
+    board.Reload()
+    for key in LOGGED:
+        assert f'ohem_{key}' in board.Tags()['scalars'], key
+    for key in expected[0]:
+        written = board.Scalars(key)
+        assert [e.step for e in written] == steps
+        for event, want in zip(written, expected):
+            assert event.value == pytest.approx(want[key], rel=1e-4), key
+
+
+def test_a_cascade_is_logged_per_stage(tiny_coco, tmp_path):
+    cfg = tiny('cascade_rcnn_ohem_r50.py', tiny_coco, str(tmp_path))
+    runner = Runner.from_cfg(cfg)
+    probe = SamplingProbe()
+    runner.register_hook(probe)
+    runner.train()
+
+    lines = train_lines(runner)
+    assert [line['step'] for line in lines] == [1, 2]
+    assert not any('ohem_num_selected' in line for line in lines)
+    for stage in range(3):
+        suffix = f'_stage{stage + 1}'
+        for line, want in zip(lines,
+                              expected_lines(probe, [1, 2], suffix, stage)):
+            for key, value in want.items():
+                assert line[key] == pytest.approx(value, rel=1e-4), key
+
+
+def test_an_interval_other_than_the_loggers_is_refused(tiny_coco, tmp_path):
+    runner = Runner.from_cfg(
+        tiny('faster_rcnn_ohem_r50.py', tiny_coco, str(tmp_path), interval=5))
+    with pytest.raises(ValueError, match='interval=5, but the LoggerHook'):
+        runner.train()
+
+
+def test_draws_the_mined_rois(tiny_coco, tmp_path):
     runner = Runner.from_cfg(
         tiny(
             'faster_rcnn_ohem_r50.py',
             tiny_coco,
             str(tmp_path),
-            interval=1,
             draw_interval=2))
-    expected = ExpectedStats()
-    runner.register_hook(expected)
     runner.train()
-
-    hub = runner.message_hub
-    for key in LOGGED:
-        logged = hub.get_scalar(f'train/ohem_{key}').current()
-        assert logged == pytest.approx(expected.means[key], rel=1e-5), key
-    assert hub.get_scalar('train/ohem_num_selected').current() == 512
-    assert 0 < hub.get_scalar('train/ohem_fg_fraction').current() < 1
-    # the visualizer backends got the scalars and the picture
-    with open(
-            glob.glob(osp.join(runner.log_dir, 'vis_data',
-                               'scalars.json'))[0]) as f:
-        assert any('ohem_loss_selected' in json.loads(line) for line in f)
     pictures = glob.glob(
         osp.join(runner.log_dir, 'vis_data', 'vis_image',
                  'ohem_mined_rois_2.png'))
@@ -90,40 +163,3 @@ def test_refuses_a_model_without_mmohem_sampler(tiny_coco, tmp_path):
 def test_bad_arguments(bad):
     with pytest.raises(ValueError, match='mmohem.MiningStatsHook'):
         MiningStatsHook(**bad)
-
-
-def test_statistics_reach_tensorboard(tiny_coco, tmp_path):
-    """With the `tensorboard` extra installed, TensorBoard's event file holds
-    the same mining statistics as the local backend."""
-    from tensorboard.backend.event_processing.event_accumulator import \
-        EventAccumulator
-    cfg = tiny('faster_rcnn_ohem_r50.py', tiny_coco, str(tmp_path), interval=1)
-    cfg.visualizer.vis_backends = [
-        dict(type='LocalVisBackend'),
-        dict(type='TensorboardVisBackend')
-    ]
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-
-    events = glob.glob(
-        osp.join(runner.log_dir, 'vis_data', '**', 'events.out.tfevents.*'),
-        recursive=True)
-    assert events, 'no TensorBoard event file was written'
-    board = EventAccumulator(osp.dirname(events[0]))
-    board.Reload()
-    # what the local backend wrote, per iteration (the logger's smoothed
-    # values; every backend gets the same)
-    with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
-        local = [json.loads(line) for line in f]
-    local = [r for r in local if 'ohem_fg_fraction' in r]
-    assert [r['step'] for r in local] == [1, 2]
-    for key in LOGGED:
-        tag = f'ohem_{key}'
-        assert tag in board.Tags()['scalars'], (tag, board.Tags())
-        written = board.Scalars(tag)
-        assert [e.step for e in written] == [1, 2]
-        for event, record in zip(written, local):
-            assert event.value == pytest.approx(record[tag], rel=1e-5), tag
-    # the first iteration's value is that iteration's mean over the images
-    first = runner.message_hub.get_scalar('train/ohem_num_selected')
-    assert board.Scalars('ohem_num_selected')[0].value == first.data[0][0]

@@ -76,10 +76,16 @@ def test_scoring_needs_no_gradient_and_builds_no_graph():
     head = build_roi_head(num=16)
     feats, proposals, gt = random_image(seed=7)
     feats = [f.requires_grad_() for f in feats]
-    head.bbox_sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
+    saved = []  # tensors autograd keeps for a backward pass
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t.shape) or t, lambda t: t):
+        head.bbox_sampler.sample(
+            assign(proposals, gt), proposals, gt, feats=feats)
     stats = head.bbox_sampler.pop_stats()[0]
     assert not stats['loss_all'].requires_grad
-    assert feats[0].grad is None
+    # with features and weights that require gradients, nothing was saved:
+    # the scoring forward ran without autograd
+    assert saved == []
 
 
 # --- heads and losses ----------------------------------------------------
@@ -144,16 +150,22 @@ def test_per_roi_loss_equals_head_loss(loss_cls, loss_bbox, decoded, agnostic):
     assert torch.allclose(ours, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_per_roi_loss_of_seesaw_puts_the_class_term_on_foreground_rows():
-    """SeesawLoss returns two terms, the class term on foreground rows only:
+@pytest.mark.parametrize('return_dict', [True, False])
+@pytest.mark.parametrize('one_fg', [False, True])
+def test_per_roi_loss_of_seesaw_puts_the_class_term_on_foreground_rows(
+        return_dict, one_fg):
+    """SeesawLoss has two terms, the class term on foreground rows only:
     each RoI gets its objectness term, foreground RoIs their class term too,
-    and the totals equal the loss module's own sum."""
+    and the totals equal the loss module's own sum. With return_dict=False
+    the module adds the terms itself, which unreduced do not line up (a size
+    mismatch; with one foreground RoI, its class loss on every row)."""
     seesaw = dict(
         type='SeesawLoss',
         p=0.8,
         q=2.0,
         num_classes=NUM_CLASSES,
-        loss_weight=1.0)
+        loss_weight=1.0,
+        return_dict=return_dict)
     head = build_roi_head(
         dict(BBOX_HEAD, loss_cls=seesaw), loss_keys=('loss_cls', ))
     bbox_head = head.bbox_head
@@ -165,20 +177,54 @@ def test_per_roi_loss_of_seesaw_puts_the_class_term_on_foreground_rows():
     head.eval()
     with torch.no_grad():
         cls, reg = bbox_head(head.bbox_roi_extractor(feats, rois))
+    if one_fg:
+        labels = torch.full_like(labels, NUM_CLASSES)
+        labels[3] = 1
     fg = labels < NUM_CLASSES
     assert 0 < fg.sum() < len(labels)
 
-    def fresh():  # the loss counts samples: start each call from the same
-        return copy.deepcopy(bbox_head.loss_cls)
-
+    # the loss counts samples: the reference starts from the same counts
+    reference = copy.deepcopy(bbox_head.loss_cls)
+    reference.return_dict = True  # the terms apart, to compare with
     ours = per_roi_loss(bbox_head, cls, reg, rois, labels,
                         torch.zeros(len(labels), 4), ('loss_cls', ))
-    terms = fresh()(cls, labels, reduction_override='sum')
+    assert bbox_head.loss_cls.return_dict is return_dict
+    terms = reference(cls, labels, reduction_override='sum')
     assert ours.sum() == pytest.approx(float(sum(terms.values())), rel=1e-5)
     objectness = torch.nn.functional.cross_entropy(
         cls[:, -2:], (labels == NUM_CLASSES).long(), reduction='none')
     assert torch.allclose(ours[~fg], objectness[~fg], atol=1e-6)
     assert (ours[fg] > objectness[fg] + 1e-6).all()
+
+
+@pytest.mark.parametrize('loss_cls,name', [
+    (dict(type='EQLV2Loss', num_classes=NUM_CLASSES), 'EQLV2Loss'),
+    (dict(type='GHMC', use_sigmoid=True), 'GHMC'),
+])
+def test_a_classification_loss_without_per_roi_values_is_refused_at_build(
+        loss_cls, name):
+    with pytest.raises(ValueError, match=f'its loss_cls, {name}') as err:
+        build_roi_head(dict(BBOX_HEAD, loss_cls=loss_cls))
+    assert "loss_keys=('loss_bbox',)" in str(err.value)
+    # ranking by the box loss alone does not need it
+    head = build_roi_head(
+        dict(BBOX_HEAD, loss_cls=loss_cls), loss_keys=('loss_bbox', ))
+    assert head.bbox_sampler.loss_keys == ('loss_bbox', )
+
+
+def test_a_loss_that_reduces_the_batch_anyway_is_refused_when_scored(register):
+    from mmdet.models.losses import CrossEntropyLoss
+
+    class BatchMeanLoss(CrossEntropyLoss):
+        """Ignores reduction_override: one value for the whole batch."""
+
+        def forward(self, cls_score, label, *args, **kwargs):
+            return super().forward(cls_score, label).mean()
+
+    register.module(MODELS, BatchMeanLoss)
+    head = build_roi_head(dict(BBOX_HEAD, loss_cls=dict(type='BatchMeanLoss')))
+    with pytest.raises(ValueError, match='returned one value for all'):
+        sample(head, seed=3)
 
 
 def test_loss_keys_select_the_ranking_terms():

@@ -18,5 +18,5 @@ model = dict(
                 neg_pos_ub=-1,
                 add_gt_as_proposals=True))))
 custom_hooks = [
-    dict(type='mmohem.MiningStatsHook', interval=20, draw_interval=100)
+    dict(type='mmohem.MiningStatsHook', draw_interval=100)
 ]

@@ -16,9 +16,14 @@ a run that trained to the end. Seen on 1 of 13 two-process runs of a
 bare gloo script here, and on 2 of 11 runs of tests/test_distributed.py
 once the sampler's exit took a little longer.
 
-DDP then also needs ``model_wrapper_cfg =
-dict(type='MMDistributedDataParallel', device_ids=None)``: mmengine otherwise
-passes ``device_ids=[LOCAL_RANK]``, which DDP rejects for a CPU module.
+mmengine's Runner also builds DDP with ``device_ids=[LOCAL_RANK]``, which
+DDP rejects for a module on the CPU. So the same branch puts in place of
+mmengine's ``MMDistributedDataParallel`` (the class the Runner calls when
+the config has no ``model_wrapper_cfg``, and the registry entry of that
+name when it has one) a subclass that leaves ``device_ids`` out for a CPU
+module: what ``model_wrapper_cfg = dict(type='MMDistributedDataParallel',
+device_ids=None)`` would do by hand. A config that names another wrapper
+keeps it.
 
 Switched on by importing this module (``custom_imports`` entry
 ``mmohem.fixes.cpu_distributed``), which starts the group at once when the
@@ -55,11 +60,35 @@ def init_cpu_process_group() -> bool:
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']))
     atexit.register(_leave_together)
+    _register_cpu_ddp()
     print_log(
         f"mmohem: started a gloo process group (rank {os.environ['RANK']} "
         f"of {os.environ['WORLD_SIZE']}) for distributed training on CPU",
         logger='current')
     return True
+
+
+def _register_cpu_ddp() -> None:
+    """Make mmengine's ``MMDistributedDataParallel`` accept a CPU module."""
+    import mmengine.runner.runner as runner_module
+    from mmengine.model import MMDistributedDataParallel
+    from mmengine.registry import MODEL_WRAPPERS
+
+    class CPUDistributedDataParallel(MMDistributedDataParallel):
+        """mmengine's DDP wrapper without ``device_ids`` for a CPU module
+        (the Runner passes ``[LOCAL_RANK]``, which DDP refuses there)."""
+
+        def __init__(self, module, *args, **kwargs) -> None:
+            on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
+            if on_cpu:
+                kwargs['device_ids'] = None
+            super().__init__(module, *args, **kwargs)
+
+    MODEL_WRAPPERS.register_module(
+        name='MMDistributedDataParallel',
+        module=CPUDistributedDataParallel,
+        force=True)
+    runner_module.MMDistributedDataParallel = CPUDistributedDataParallel
 
 
 def _leave_together() -> None:

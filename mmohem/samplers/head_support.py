@@ -21,6 +21,7 @@ is built, with the reason and what to use instead.
 import inspect
 from typing import Callable, Dict, Optional, Sequence
 
+from mmdet.models import losses as mmdet_losses
 from mmdet.models.roi_heads import (HybridTaskCascadeRoIHead,
                                     MultiInstanceRoIHead, PISARoIHead,
                                     SCNetRoIHead, SparseRoIHead)
@@ -166,6 +167,42 @@ def why_no_box_loss(bbox_head: nn.Module) -> Optional[str]:
             or getattr(bbox_head, 'bbox_coder', None) is None:
         return (f'{name} has no single box-regression loss (loss_bbox) and '
                 'box coder that mmohem can evaluate per RoI')
+    return None
+
+
+# classification losses mmdet ships whose unreduced output is not a loss
+# per RoI against its class label, and why
+UNSCORABLE_CLS_LOSSES = (
+    ('EQLV2Loss', 'sums over the whole batch whatever reduction it is asked '
+     'for (one value for all RoIs)'),
+    ('GHMC', "weighs each RoI by the batch's gradient density and needs "
+     'label weights'),
+    ('VarifocalLoss', 'takes IoU-aware soft targets, not class labels'),
+    ('QualityFocalLoss', 'takes (label, quality) targets, not class labels'),
+    ('DistributionFocalLoss', 'is a box-distribution loss'),
+)
+
+
+def why_no_cls_loss(bbox_head: nn.Module) -> Optional[str]:
+    """Why the head's classification loss cannot be scored per RoI, or
+    None if it can.
+
+    Args:
+        bbox_head (nn.Module): The bbox head of the RoI head (this stage's).
+
+    Returns:
+        str, optional: None for a ``loss_cls`` module that gives a loss per
+        RoI (CrossEntropyLoss, FocalLoss, SeesawLoss and the like); else the
+        reason.
+    """
+    loss = getattr(bbox_head, 'loss_cls', None)
+    name = type(bbox_head).__name__
+    if not isinstance(loss, nn.Module):
+        return f'{name} has no classification loss module (loss_cls)'
+    for loss_name, why in UNSCORABLE_CLS_LOSSES:
+        loss_type = getattr(mmdet_losses, loss_name, None)
+        if loss_type is not None and isinstance(loss, loss_type):
+            return f'its loss_cls, {loss_name}, {why}'
     return None
 
 

@@ -19,7 +19,7 @@ from ..registry import TASK_UTILS
 from .box_nms import RankOrderNMS, horizontal_nms, nms_for
 from .hard_selection import HardSelection, select_hard
 from .head_support import (HeadNotSupportedError, check_head, unscored_terms,
-                           why_no_box_loss)
+                           why_no_box_loss, why_no_cls_loss)
 from .roi_loss import LOSS_KEYS, BoxTypes, per_roi_loss
 from .scoring_mode import read_only
 
@@ -184,10 +184,21 @@ class OHEMSampler(BaseSampler):
 
     def _decide_loss_keys(self, loss_keys: Optional[tuple]) -> tuple:
         """Both terms unless the head cannot score its box loss per RoI;
-        then the classification loss, said once in the log."""
+        then the classification loss, said once in the log. A classification
+        loss that cannot be scored per RoI is refused where it is asked for
+        (by default too)."""
         no_box = why_no_box_loss(self.bbox_head)
         where = type(self.context).__name__ + ('' if self.stage is None else
                                                f' stage {self.stage}')
+        no_cls = why_no_cls_loss(self.bbox_head)
+        if no_cls is not None and 'loss_cls' in (loss_keys or LOSS_KEYS):
+            fix = ("loss_keys=('loss_bbox',) (rank by the box loss alone) "
+                   'or ' if no_box is None else '')
+            raise ValueError(
+                f'mmohem.OHEMSampler in {where}: {no_cls}, so mmohem cannot '
+                f'rank RoIs by it. Use {fix}a classification loss with one '
+                'value per RoI (CrossEntropyLoss, FocalLoss, SeesawLoss), '
+                'or keep RandomSampler for this head.')
         if loss_keys is None:
             if no_box is None:
                 self._say_what_is_left_out(where)

@@ -4,6 +4,7 @@ import functools
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import torch
+from mmdet.models.losses import SeesawLoss
 from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
 from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor, nn
@@ -111,6 +112,33 @@ def _per_row(loss, labels: Tensor, num_classes: int) -> Tensor:
     return loss
 
 
+def _cls_loss(loss_cls: nn.Module, cls_score: Tensor, labels: Tensor):
+    """``loss_cls`` unreduced, one value (or one per class) per RoI.
+
+    SeesawLoss with ``return_dict=False`` adds its class term, which has a
+    row per foreground RoI only, to its objectness term, which has one per
+    RoI: unreduced, the two do not line up (a size mismatch, or, with one
+    foreground RoI, that RoI's class loss added to every RoI). Asked for
+    its terms apart, it gives what :func:`_per_row` puts back in place.
+    """
+    if isinstance(loss_cls, SeesawLoss) and not loss_cls.return_dict:
+        loss_cls.return_dict = True
+        try:
+            return loss_cls(cls_score, labels, reduction_override='none')
+        finally:
+            loss_cls.return_dict = False
+    loss = loss_cls(cls_score, labels, reduction_override='none')
+    if isinstance(loss, Tensor) and loss.dim() == 0:
+        raise ValueError(
+            f'mmohem.OHEMSampler: the bbox head\'s loss_cls, '
+            f"{type(loss_cls).__name__}, returned one value for all "
+            f"{len(labels)} RoIs with reduction_override='none', so they "
+            'cannot be ranked by it. Use a classification loss that gives '
+            "one per RoI (CrossEntropyLoss, FocalLoss, SeesawLoss) or "
+            "loss_keys=('loss_bbox',).")
+    return loss
+
+
 def per_roi_loss(bbox_head: nn.Module,
                  cls_score: Tensor,
                  bbox_pred: Tensor,
@@ -164,10 +192,8 @@ def per_roi_loss(bbox_head: nn.Module,
         if 'loss_cls' in loss_keys:
             total = _float(
                 _per_row(
-                    bbox_head.loss_cls(
-                        _float(cls_score),
-                        cls_labels,
-                        reduction_override='none'), labels, num_classes))
+                    _cls_loss(bbox_head.loss_cls, _float(cls_score),
+                              cls_labels), labels, num_classes))
             if weights is not None and weights['loss_cls'] != 1:
                 total = total * weights['loss_cls']
         if 'loss_bbox' in loss_keys:
