@@ -33,7 +33,8 @@ from mmohem.samplers import (HeadNotSupportedError, OHEMSampler, ohem_samplers,
                              rcnn_samplers)
 from mmohem.samplers.head_support import unscored_terms, why_no_box_loss
 from mmohem.tools.config_files import mim_config_dir
-from mmohem.tools.config_swap import (mmdet_ohem_sampler, ohem_sampler,
+from mmohem.tools.config_swap import (mistyped_message, mistyped_samplers,
+                                      mmdet_ohem_sampler, ohem_sampler,
                                       rcnn_stages, swap_samplers)
 from mmohem.tools.scope import build_model
 from .synthetic_batch import gt_box_type, synthetic_batch, train_step
@@ -156,6 +157,10 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
     import torch
     cfg = Config.fromfile(path)
     stages = list(rcnn_stages(cfg.model))
+    mistyped = mistyped_samplers(cfg)
+    if MAKERS[variant] is None and mistyped:
+        # as it is, it would build mmdet's sampler and fail in the step
+        return Outcome(Status.FAILS, mistyped_message(mistyped), at_build=True)
     if MAKERS[variant] is not None:
         swap_samplers(cfg, MAKERS[variant])
     _for_this_machine(cfg.model)

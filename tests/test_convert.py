@@ -128,3 +128,50 @@ def test_cli_refuses_bad_input_and_writes_nothing(tmp_path):
                  str(dst))
     assert exists.returncode == 2 and '--force' in exists.stderr
     assert dst.read_text() == '# mine\n'
+
+
+MISTYPED = """\
+_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+model = dict(
+    train_cfg=dict(
+        rcnn=dict(
+            sampler=dict(
+                type='OHEMSampler', num=256, pos_fraction=None,
+                nms_iou_thr=0.5, loss_keys=('loss_cls', )))))
+"""
+
+
+def test_mmdets_sampler_with_mmohems_arguments_is_named_everywhere(
+        tmp_path, tiny_coco):
+    """type='OHEMSampler' (mmdet's) with mmohem's arguments: convert keeps
+    the arguments for mmohem.OHEMSampler and says so; MiningStatsHook and
+    the sweep name the trap and the fix instead of failing later."""
+    from mmengine.runner import Runner
+    from tiny_coco import shrink_config
+
+    from mmohem_benchmark.sweep import Status, run_variant
+    src = tmp_path / 'mistyped.py'
+    src.write_text(MISTYPED)
+
+    dst = convert(str(src), str(tmp_path / 'fixed.py'))
+    header = ' '.join(open(dst).read().replace('#', ' ').split())
+    assert "named mmdet's OHEMSampler with mmohem's arguments" in header
+    sampler = Config.fromfile(dst).model.train_cfg.rcnn.sampler
+    assert sampler.type == 'mmohem.OHEMSampler'
+    assert (sampler.num, sampler.pos_fraction, sampler.nms_iou_thr,
+            tuple(sampler.loss_keys)) == (256, None, 0.5, ('loss_cls', ))
+
+    cfg = shrink_config(
+        Config.fromfile(str(src)), tiny_coco, str(tmp_path / 'work'))
+    cfg.custom_imports = dict(imports=['mmohem'])
+    cfg.custom_hooks = [dict(type='mmohem.MiningStatsHook')]
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError) as err:
+        runner.train()
+    for part in ("type='OHEMSampler' is mmdet's", 'nms_iou_thr',
+                 'pos_fraction=None', "type='mmohem.OHEMSampler'"):
+        assert part in str(err.value), part
+
+    outcome = run_variant(str(src), 'shipped')
+    assert outcome.status is Status.FAILS
+    assert "Write type='mmohem.OHEMSampler'" in outcome.detail

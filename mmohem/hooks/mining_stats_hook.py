@@ -8,6 +8,7 @@ from mmengine.hooks import Hook, LoggerHook
 from ..checks import check_int
 from ..registry import HOOKS
 from ..samplers import OHEMSampler, ohem_stages
+from ..tools.config_swap import mistyped_message, mistyped_samplers
 
 # per-image statistics averaged over an interval, logged as train/ohem_<key>
 LOGGED = ('fg_fraction', 'loss_selected', 'loss_all', 'num_candidates',
@@ -81,6 +82,10 @@ class MiningStatsHook(Hook):
 
     def before_train(self, runner) -> None:
         self._stages = ohem_stages(runner.model)
+        mistyped = mistyped_samplers(getattr(runner, 'cfg', None) or {})
+        if not self._stages and mistyped:
+            raise ValueError('mmohem.MiningStatsHook: ' +
+                             mistyped_message(mistyped))
         if not self._stages:
             raise ValueError(
                 'mmohem.MiningStatsHook needs a model whose R-CNN sampler is '

@@ -156,6 +156,7 @@ def select_hard(loss: Tensor,
 
 
 def _pick(values: Tensor, mask: Tensor) -> Tensor:
-    """``values[mask]``: the one host sync of the selection (its size
-    depends on the data), with fewer device ops than boolean indexing."""
+    """``values[mask]``, with fewer device ops than boolean indexing. Each
+    call waits for the device once (the size of ``nonzero`` depends on the
+    data); a selection makes two, for its foreground and its background."""
     return values.index_select(0, mask.nonzero().view(-1))

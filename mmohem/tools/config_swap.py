@@ -54,12 +54,72 @@ def has_key(tree, key: str) -> bool:
     return False
 
 
+# arguments only mmohem.OHEMSampler takes: mmdet's OHEMSampler, given
+# them, takes them silently into its **kwargs and ignores them
+MMOHEM_ONLY_KEYS = ('nms_iou_thr', 'loss_keys', 'chunk_size', 'loss_weights',
+                    'min_negatives', 'class_agnostic_nms')
+MMDET_OHEM_TYPES = ('OHEMSampler', 'mmdet.OHEMSampler')
+
+
+def mmohem_arguments(sampler: dict) -> List[str]:
+    """mmohem.OHEMSampler's own arguments in ``sampler`` when it names
+    mmdet's ``OHEMSampler``: the trap of ``type='OHEMSampler'`` (mmdet's)
+    written with mmohem's arguments. Empty otherwise.
+
+    Args:
+        sampler (dict): A sampler config.
+
+    Returns:
+        list[str]: Those arguments (``pos_fraction=None`` among them: only
+        mmohem's sampler accepts it).
+    """
+    if not isinstance(sampler,
+                      dict) or sampler.get('type') not in MMDET_OHEM_TYPES:
+        return []
+    found = [key for key in MMOHEM_ONLY_KEYS if key in sampler]
+    if 'pos_fraction' in sampler and sampler['pos_fraction'] is None:
+        found.append('pos_fraction=None')
+    return found
+
+
+def mistyped_samplers(cfg) -> List[Tuple[str, List[str]]]:
+    """The R-CNN samplers of ``cfg`` that fall into that trap.
+
+    Args:
+        cfg (Config | dict): A full config (with ``model``).
+
+    Returns:
+        list[tuple[str, list[str]]]: Each sampler's dotted path and the
+        mmohem arguments it passes to mmdet's sampler.
+    """
+    found = []
+    for path, stage in rcnn_stages(cfg.get('model') or {}):
+        keys = mmohem_arguments(stage['sampler'])
+        if keys:
+            found.append((f'{path}.sampler', keys))
+    return found
+
+
+def mistyped_message(found: List[Tuple[str, List[str]]]) -> str:
+    """What :func:`mistyped_samplers` found, and the fix."""
+    where = '; '.join(f"{path} ({', '.join(keys)})" for path, keys in found)
+    return (
+        "type='OHEMSampler' is mmdet's built-in sampler, but the config "
+        f"gives it mmohem.OHEMSampler's arguments: {where}. mmdet's sampler "
+        'takes them into its **kwargs and ignores them (with '
+        'pos_fraction=None, training then fails with "unsupported operand '
+        "type(s) for *: 'int' and 'NoneType'\"). Write type="
+        "'mmohem.OHEMSampler', with 'mmohem' in custom_imports.")
+
+
 def ohem_sampler(original: Optional[dict], **options) -> dict:
     """``mmohem.OHEMSampler`` config replacing ``original``.
 
     Args:
         original (dict, optional): The sampler it replaces; its ``num`` and
-            ``add_gt_as_proposals`` are kept (512 and True if absent).
+            ``add_gt_as_proposals`` are kept (512 and True if absent), and
+            all of mmohem's arguments when it is mmdet's ``OHEMSampler``
+            written with them (:func:`mmohem_arguments`).
         **options: mmohem.OHEMSampler arguments (``pos_fraction``,
             ``nms_iou_thr``, ``loss_keys``, ``neg_pos_ub``, ...), which win.
 
@@ -73,7 +133,11 @@ def ohem_sampler(original: Optional[dict], **options) -> dict:
         num=DEFAULT_NUM,
         pos_fraction=None,
         nms_iou_thr=0.7)
-    sampler.update({k: original[k] for k in KEPT_KEYS if k in original})
+    kept = KEPT_KEYS
+    if mmohem_arguments(original):
+        # mmdet's name with mmohem's arguments: they were meant for mmohem
+        kept += MMOHEM_ONLY_KEYS + ('pos_fraction', 'neg_pos_ub')
+    sampler.update({k: original[k] for k in kept if k in original})
     sampler.update(options)
     return sampler
 

@@ -10,6 +10,7 @@ mmengine's inheritance cannot change item by item, so the stages are
 restated from the source with only the sampler changed — by this command,
 not by hand; run it again if the source's stages change.
 """
+import logging
 import os
 import os.path as osp
 import tempfile
@@ -17,9 +18,11 @@ import textwrap
 from typing import List, Optional
 
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 
 from .config_files import mim_config_dir
-from .config_swap import has_key, ohem_sampler, rcnn_stages
+from .config_swap import (has_key, mistyped_message, mistyped_samplers,
+                          ohem_sampler, rcnn_stages)
 from .scope import build_model
 
 
@@ -133,6 +136,16 @@ def render(src: str, dst: str, command: str, **options) -> str:
     header = (f'Written by `{command}`: {src} with mmohem.OHEMSampler in '
               f'its {num_stages} R-CNN stage(s); the RPN, the assigners and '
               'everything else as there.')
+    mistyped = mistyped_samplers(cfg)
+    if mistyped:
+        print_log(
+            f'mmohem convert: {src}: {mistyped_message(mistyped)} The '
+            'converted config uses mmohem.OHEMSampler with those arguments.',
+            logger='current',
+            level=logging.WARNING)
+        header += (' The source named mmdet\'s OHEMSampler with mmohem\'s '
+                   'arguments, which mmdet\'s sampler ignores; they are '
+                   'kept here, for mmohem.OHEMSampler.')
     if any(path[-1].isdigit() for path, _ in rcnn_stages(cfg.model)):
         header += (' The cascade stages are restated from the source with '
                    'only the sampler changed (a config cannot change a list '
