@@ -11,10 +11,8 @@ stock launcher).
 The group is also left together at exit (a barrier, then
 ``destroy_process_group``): with none, a rank that exits while another
 still holds the group open makes gloo's background thread throw, and that
-process aborts ("terminate called without an active exception"), failing
-a run that trained to the end. Seen on 1 of 13 two-process runs of a
-bare gloo script here, and on 2 of 11 runs of tests/test_distributed.py
-once the sampler's exit took a little longer.
+process can abort ("terminate called without an active exception"),
+failing a run that trained to the end.
 
 mmengine's Runner also builds DDP with ``device_ids=[LOCAL_RANK]``, which
 DDP rejects for a module on the CPU. So the same branch puts in place of
