@@ -11,8 +11,9 @@
 _base_ = 'mmdet::fast_rcnn/fast-rcnn_r50_fpn_1x_coco.py'
 
 # mmohem registers the sampler; the fixes (mmohem/fixes/) let --resume and
-# load_from work on torch >= 2.6, torchrun train on CPU-only machines, and
-# name the images an incomplete proposal file lacks.
+# load_from of local checkpoint files work on torch >= 2.6, torchrun train
+# on CPU-only machines, and name the images an incomplete proposal file
+# lacks.
 custom_imports = dict(
     imports=[
         'mmohem', 'mmohem.fixes.safe_checkpoint',

@@ -10,7 +10,8 @@
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 
 # mmohem registers the sampler; the two fixes (mmohem/fixes/) let --resume
-# and load_from work on torch >= 2.6 and torchrun train on CPU-only machines.
+# and load_from of local checkpoint files work on torch >= 2.6, and torchrun
+# train on CPU-only machines.
 custom_imports = dict(
     imports=[
         'mmohem', 'mmohem.fixes.safe_checkpoint',

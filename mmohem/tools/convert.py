@@ -95,8 +95,9 @@ def _plain(value):
     return value
 
 
-# what every converted config switches on: resume and load_from under
-# torch >= 2.6, and distributed training on CPU-only machines
+# what every converted config switches on: resume and load_from of local
+# checkpoint files under torch >= 2.6, and distributed training on CPU-only
+# machines
 FIXES = ('mmohem.fixes.safe_checkpoint', 'mmohem.fixes.cpu_distributed')
 # and one that reads precomputed proposals (Fast R-CNN)
 PROPOSAL_FIX = 'mmohem.fixes.proposal_file_check'
