@@ -227,17 +227,27 @@ def test_a_loss_that_reduces_the_batch_anyway_is_refused_when_scored(register):
         sample(head, seed=3)
 
 
-def test_loss_keys_select_the_ranking_terms():
+@pytest.mark.parametrize('keys,weights', [
+    (('loss_cls', ), (1., 0.)),
+    (('loss_bbox', ), (0., 1.)),
+    (('loss_cls', 'loss_bbox'), (1., 1.)),
+])
+def test_loss_keys_select_the_ranking_terms(keys, weights):
+    """Each RoI's ranking loss is the hand-written reference's
+    cross-entropy, L1 or their sum, as ``loss_keys`` says."""
     feats, proposals, gt = random_image(seed=9)
-    totals = {}
-    for keys in [('loss_cls', ), ('loss_bbox', ), ('loss_cls', 'loss_bbox')]:
-        head = build_roi_head(num=400, nms_iou_thr=None, loss_keys=keys)
-        head.bbox_sampler.sample(
-            assign(proposals, gt), proposals, gt, feats=feats)
-        totals[keys] = head.bbox_sampler.pop_stats()[0]['loss_all'].item()
-    assert totals[('loss_cls', 'loss_bbox')] == pytest.approx(
-        totals[('loss_cls', )] + totals[('loss_bbox', )], rel=1e-5)
-    assert totals[('loss_bbox', )] > 0
+    head = build_roi_head(num=400, nms_iou_thr=None, loss_keys=keys)
+    assign_result = assign(proposals, gt)
+    priors, labels, matched = candidates(proposals, gt, assign_result)
+    expected = reference_losses(head, feats, priors, labels, matched, False,
+                                *weights)
+    scored = []
+    score = head.bbox_sampler._score
+    head.bbox_sampler._score = lambda *a, **k: scored.append(score(*a, **k)
+                                                             ) or scored[-1]
+    head.bbox_sampler.sample(assign_result, proposals, gt, feats=feats)
+    assert torch.allclose(scored[0], expected, rtol=1e-5, atol=1e-6)
+    assert expected.abs().sum() > 0
 
 
 def test_cascade_stage_samplers_score_with_their_own_stage():
@@ -286,11 +296,30 @@ def test_cascade_roi_head_trains_with_ohem_in_every_stage():
 
 
 def test_standard_roi_head_loss_uses_the_mined_rois():
+    """The RoIs of the head's training forward are the ones the sampler
+    returned, in its order; the scoring forwards come before it."""
     head = build_roi_head(num=24)
+    results, calls = [], []
+    sample_fn = head.bbox_sampler.sample
+
+    def recorded(*args, **kwargs):
+        results.append(sample_fn(*args, **kwargs))
+        return results[-1]
+
+    head.bbox_sampler.sample = recorded
+    head.bbox_roi_extractor.register_forward_hook(
+        lambda module, args, out: calls.append(args[1]))
     losses = head.loss(*roi_head_inputs(seed=12))
-    assert torch.isfinite(losses['loss_cls'])
-    assert torch.isfinite(losses['loss_bbox'])
-    assert head.bbox_sampler.pop_stats()[0]['num_selected'] == 24
+    assert torch.isfinite(losses['loss_cls'] + losses['loss_bbox'])
+    [result] = results
+    trained = calls[-1]
+    assert len(calls) == 2  # the scoring forward, then the training one
+    assert len(calls[0]) > len(trained) == 24
+    assert torch.equal(trained, bbox2roi([result.priors]))
+    # positives first, then negatives, as the head's targets expect
+    candidates = calls[0][:, 1:]
+    chosen = torch.cat([result.pos_inds, result.neg_inds])
+    assert torch.equal(trained[:, 1:], candidates[chosen])
 
 
 # --- edge cases ------------------------------------------------------------
@@ -485,6 +514,16 @@ def test_delta_targets_equal_the_coders_own_bit_for_bit(means, stds):
     coder = DeltaXYWHBBoxCoder(target_means=means, target_stds=stds)
     assert torch.equal(
         encode(coder, priors, targets), coder.encode(priors, targets))
+    # another coder is called as it is: TBLR's distances from the prior's
+    # centre to the target's edges, by hand
     other = TBLRBBoxCoder(normalizer=4.0)
-    assert torch.equal(
-        encode(other, priors, targets), other.encode(priors, targets))
+    centre = (priors[:, :2] + priors[:, 2:]) / 2
+    size = priors[:, 2:] - priors[:, :2]
+    tblr = torch.stack([
+        (centre[:, 1] - targets[:, 1]) / size[:, 1],
+        (targets[:, 3] - centre[:, 1]) / size[:, 1],
+        (centre[:, 0] - targets[:, 0]) / size[:, 0],
+        (targets[:, 2] - centre[:, 0]) / size[:, 0],
+    ], 1) / 4.0
+    assert torch.allclose(
+        encode(other, priors, targets), tblr, rtol=1e-5, atol=1e-6)

@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 from helpers import BBOX_HEAD, assign, build_roi_head, random_image
+from mmengine.structures import InstanceData
 from reference import candidates, reference_losses, reference_select
 
 
@@ -66,15 +67,34 @@ def test_selection_mines_hard_examples_not_random_ones():
     assert stats['num_kept'] < stats['num_candidates']  # NMS removed some
 
 
-def test_same_seed_same_selection():
-    picks = []
-    for _ in range(2):
-        head = build_roi_head(seed=3, num=40)
-        feats, proposals, gt = random_image(seed=3)
-        result = head.bbox_sampler.sample(
-            assign(proposals, gt), proposals, gt, feats=feats)
-        picks.append((result.pos_inds.tolist(), result.neg_inds.tolist()))
-    assert picks[0] == picks[1]
+@pytest.mark.parametrize('nms_iou_thr', [None, 0.7])
+def test_tied_losses_are_ranked_by_index(nms_iou_thr):
+    """Every proposal twice: each RoI's loss ties exactly with its copy's.
+    The ranking breaks ties by candidate index (a stable sort), so without
+    NMS both copies of a hard RoI are taken in index order, and with NMS
+    the later copy is suppressed by the earlier one; as the reference."""
+    head = build_roi_head(seed=3, num=40, nms_iou_thr=nms_iou_thr)
+    feats, once, gt = random_image(seed=3, num_proposals=150)
+    proposals = InstanceData(priors=once.priors.repeat(2, 1))
+    assign_result = assign(proposals, gt)
+    priors, labels, matched = candidates(proposals, gt, assign_result)
+    loss = reference_losses(head, feats, priors, labels, matched, False)
+    num_gts = len(gt.bboxes)
+    half = (len(priors) - num_gts) // 2
+    copies = torch.arange(num_gts, num_gts + half)
+    assert torch.equal(loss[copies], loss[copies + half])  # exact ties
+    expected = reference_select(loss, priors, labels, 40, None, nms_iou_thr)
+
+    result = head.bbox_sampler.sample(
+        assign_result, proposals, gt, feats=feats)
+    assert (sorted(result.pos_inds.tolist()),
+            sorted(result.neg_inds.tolist())) == expected
+    chosen = set(expected[0] + expected[1])
+    pairs = sum(i in chosen and i + half in chosen for i in copies.tolist())
+    if nms_iou_thr is None:
+        assert pairs > 0  # both copies of some RoI, the first one first
+    else:
+        assert pairs == 0
 
 
 def test_chunked_scoring_equals_one_pass():
