@@ -89,11 +89,14 @@ log "installing torch and build tools"
 
 # mmcv ships no wheel on PyPI for these torch releases; build it with the
 # compiled ops against the torch just installed (no build isolation, or pip
-# would fetch another torch into the isolated build environment).
+# would fetch another torch into the isolated build environment). Without
+# debug information (-g0 after the interpreter's own -g): the same machine
+# code, each file compiled in under half the time.
 if ! "$py" -c 'import mmcv.ops' 2>/dev/null; then
-    log "installing mmcv with compiled ops (a source build takes 7-25 min" \
+    log "installing mmcv with compiled ops (a source build takes 5-20 min" \
         "on 2 cores the first time; pip caches the wheel)"
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+        CFLAGS="${CFLAGS:-} -g0" CXXFLAGS="${CXXFLAGS:-} -g0" \
         "${pip[@]}" -qq --no-build-isolation mmcv
 fi
 
