@@ -17,6 +17,4 @@ model = dict(
                 loss_keys=('loss_cls', 'loss_bbox'),
                 neg_pos_ub=-1,
                 add_gt_as_proposals=True))))
-custom_hooks = [
-    dict(type='mmohem.MiningStatsHook', draw_interval=100)
-]
+custom_hooks = [dict(type='mmohem.MiningStatsHook', draw_interval=100)]
