@@ -20,7 +20,8 @@ from . import SAMPLERS
 from .markdown import mean_std
 from .plots import draw_gallery, draw_summary
 from .proposals import write_proposals
-from .shapes import ShapesSpec, ensure_dataset, stamp_matches, write_stamp
+from .shapes import (ShapesSpec, ensure_dataset, ensure_dota, stamp_matches,
+                     write_stamp)
 
 # the demo's variants: the three samplers compared, with their labels
 VARIANTS = tuple(SAMPLERS.items())
@@ -32,8 +33,13 @@ def config_file(regime: str, variant: str) -> str:
                     f'{regime}_rcnn_{variant}_r18_shapes.py')
 
 
-def prepare_data(spec: ShapesSpec, root: str) -> None:
-    """Dataset and proposals under ``root``, written only if missing."""
+def prepare_data(
+    spec: ShapesSpec, root: str,
+    regimes: Sequence[str] = ('fast', 'faster')) -> None:
+    """Dataset and proposals under ``root``, and the oriented boxes in DOTA's
+    format for the ``oriented`` regime, written only if missing."""
+    if 'oriented' in regimes:
+        ensure_dota(spec, root)
     stamp = osp.join(root, 'proposals.json')
     wanted = json.dumps(
         dict(spec=asdict(spec), num=NUM_PROPOSALS), sort_keys=True)
@@ -78,7 +84,8 @@ def train_variant(regime: str,
         for line in proc.stdout:
             log.write(line)
             tail = (tail + [line])[-40:]
-            if 'Iter(train)' in line or 'bbox_mAP_copypaste' in line:
+            if ('Iter(train)' in line or 'bbox_mAP_copypaste' in line
+                    or 'dota/mAP' in line):
                 print(
                     f"{tag} {line.split(' - INFO - ')[-1].strip()}",
                     flush=True)
@@ -101,6 +108,8 @@ def table(results: Dict[str, Dict[str, List[dict]]]) -> str:
             runs = variants[variant]
 
             def pct(key):
+                if any(r[key] is None for r in runs):
+                    return 'n/a'  # DOTAMetric has no AP_small
                 return mean_std([100 * r[key] for r in runs])
 
             s_iter = statistics.mean(r['s_per_iter'] for r in runs)
@@ -125,7 +134,7 @@ def run_demo(regimes: Sequence[str], iters: int, seeds: Sequence[int],
         f'[demo] data: {data_root} ({spec.num_train} train, '
         f'{spec.num_val} val images)',
         flush=True)
-    prepare_data(spec, data_root)
+    prepare_data(spec, data_root, regimes)
     results: Dict[str, Dict[str, List[dict]]] = {}
     for regime in regimes:
         results[regime] = {variant: [] for variant, _ in VARIANTS}

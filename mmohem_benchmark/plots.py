@@ -46,7 +46,8 @@ def draw_summary(results: Dict[str, Dict[str, List[dict]]],
             runs = results[regime][variant]
             means, errs = [], []
             for key, _ in METRICS:
-                values = [100 * r[key] for r in runs]
+                # DOTAMetric has no AP_small
+                values = [100 * (r[key] or 0) for r in runs]
                 means.append(statistics.mean(values))
                 errs.append(statistics.stdev(values) if len(values) > 1 else 0)
             xs = [
@@ -56,7 +57,7 @@ def draw_summary(results: Dict[str, Dict[str, List[dict]]],
             row[1].bar(xs, means, width, yerr=errs, capsize=3, label=label)
         row[1].set_xticks(range(len(METRICS)), [m[1] for m in METRICS])
         row[1].set(
-            title=f'{regime}: COCO AP on val ({len(runs)} seed(s))',
+            title=f'{regime}: AP on val ({len(runs)} seed(s))',
             ylabel='AP (%)')
         row[1].legend()
     fig.tight_layout()

@@ -98,6 +98,17 @@ def _draw(mask: np.ndarray, kind: str, cx: float, cy: float, r: float,
         cv2.line(mask, c, end, 1, max(1, int(rng.integers(1, 4))))
 
 
+def _oriented_box(xs: np.ndarray, ys: np.ndarray) -> List[float]:
+    """The smallest rotated rectangle around the pixels (``xs``, ``ys``),
+    covering each whole pixel, as its 4 corners (x1, y1, ..., x4, y4): the
+    object's oriented box, DOTA's format."""
+    corners = np.concatenate([
+        np.stack([xs + dx, ys + dy], 1) for dx in (0, 1) for dy in (0, 1)
+    ]).astype(np.float32)
+    rect = cv2.minAreaRect(corners)
+    return [float(v) for v in cv2.boxPoints(rect).reshape(-1)]
+
+
 def _size(rng, spec: ShapesSpec) -> float:
     """Radius, log-uniform: many small objects, a few large ones."""
     diameter = np.exp(
@@ -150,7 +161,8 @@ def render(spec: ShapesSpec, split: str,
                         float(ys.min()),
                         float(xs.max() + 1),
                         float(ys.max() + 1)
-                    ]))
+                    ],
+                    qbox=_oriented_box(xs, ys)))
     visible = np.bincount(owner[owner >= 0], minlength=len(objects))
     kept = [
         obj for i, obj in enumerate(objects)
@@ -198,6 +210,44 @@ def write_split(spec: ShapesSpec, root: str, split: str) -> str:
                 images=images, annotations=annotations, categories=categories),
             f)
     return ann_file
+
+
+def write_dota_split(spec: ShapesSpec, root: str, split: str) -> str:
+    """Write the oriented boxes of a split as DOTA annotations, one
+    ``root/dota/<split>/<image>.txt`` per image (``x1 y1 ... x4 y4 class
+    difficulty`` per object), beside the images :func:`write_split` writes:
+    what mmrotate's ``DOTADataset`` reads.
+
+    Returns:
+        str: The annotation folder.
+    """
+    count = spec.num_train if split == 'train' else spec.num_val
+    folder = osp.join(root, 'dota', split)
+    os.makedirs(folder, exist_ok=True)
+    for index in range(count):
+        _, objects = render(spec, split, index)
+        with open(osp.join(folder, f'{index:05d}.txt'), 'w') as f:
+            for obj in objects:
+                corners = ' '.join(f'{v:.1f}' for v in obj['qbox'])
+                f.write(f"{corners} {spec.classes[obj['label']]} 0\n")
+    return folder
+
+
+def ensure_dota(spec: ShapesSpec, root: str) -> Dict[str, str]:
+    """The dataset (:func:`ensure_dataset`) and its DOTA annotations, each
+    written only if missing.
+
+    Returns:
+        dict[str, str]: Annotation folder per split.
+    """
+    ensure_dataset(spec, root)
+    stamp = osp.join(root, 'dota', 'spec.json')
+    wanted = json.dumps(asdict(spec), sort_keys=True)
+    folders = {s: osp.join(root, 'dota', s) for s in SPLITS}
+    if not stamp_matches(stamp, wanted):
+        folders = {s: write_dota_split(spec, root, s) for s in SPLITS}
+        write_stamp(stamp, wanted)
+    return folders
 
 
 def ensure_dataset(spec: ShapesSpec, root: str) -> Dict[str, str]:

@@ -47,11 +47,14 @@ def train_one(config: str,
         'train_dataloader.dataset.data_root': root,
         'val_dataloader.dataset.data_root': root,
         'test_dataloader.dataset.data_root': root,
-        'val_evaluator.ann_file': root + 'val.json',
-        'test_evaluator.ann_file': root + 'val.json',
         **schedule_options(iters),
         **(extra_options or {})
     }
+    if cfg.val_evaluator.get('type') == 'CocoMetric':
+        options.update({
+            'val_evaluator.ann_file': root + 'val.json',
+            'test_evaluator.ann_file': root + 'val.json'
+        })
     for hook in cfg.get('custom_hooks', []):
         if hook['type'] == 'mmohem.MiningStatsHook':
             # it logs on the LoggerHook's lines (schedule_options)
@@ -72,10 +75,7 @@ def train_one(config: str,
         config=osp.basename(config),
         seed=seed,
         iters=iters,
-        AP=hub.get_scalar('val/coco/bbox_mAP').current(),
-        AP50=hub.get_scalar('val/coco/bbox_mAP_50').current(),
-        AP75=hub.get_scalar('val/coco/bbox_mAP_75').current(),
-        AP_small=hub.get_scalar('val/coco/bbox_mAP_s').current(),
+        **_average_precision(hub),
         # the first iterations include one-off set-up
         s_per_iter=statistics.median(times[min(5,
                                                len(times) - 1):]),
@@ -89,6 +89,25 @@ def train_one(config: str,
     with open(osp.join(work_dir, 'result.json'), 'w') as f:
         json.dump(result, f)
     return result
+
+
+def _average_precision(hub) -> dict:
+    """AP, AP50, AP75 (and AP_small where the metric has it) on val, from
+    CocoMetric or, for oriented boxes, mmrotate's DOTAMetric (its mAP over
+    IoU 0.50:0.05:0.95, as COCO's AP)."""
+    scalars = hub.log_scalars
+    if 'val/coco/bbox_mAP' in scalars:
+        keys = dict(
+            AP='val/coco/bbox_mAP',
+            AP50='val/coco/bbox_mAP_50',
+            AP75='val/coco/bbox_mAP_75',
+            AP_small='val/coco/bbox_mAP_s')
+    else:
+        keys = dict(
+            AP='val/dota/mAP', AP50='val/dota/AP50', AP75='val/dota/AP75')
+    values = {name: scalars[key].current() for name, key in keys.items()}
+    values.setdefault('AP_small', None)
+    return values
 
 
 def _device_name() -> str:

@@ -24,7 +24,7 @@ DOWNSTREAM_TESTS=(
     tests/test_configs.py tests/test_convert.py tests/test_sweep.py
     tests/test_mining_stats_hook.py tests/test_ohem_options.py
     tests/test_rotated_nms.py tests/test_rotated_heads.py
-    tests/test_downstream_mmocr.py
+    tests/test_downstream_mmocr.py tests/test_oriented_shapes.py
 )
 
 lint_venv=$venv

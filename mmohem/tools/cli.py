@@ -180,10 +180,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         'work dir.')
     demo.add_argument(
         '--regime',
-        choices=['fast', 'faster', 'both'],
+        choices=['fast', 'faster', 'both', 'oriented'],
         default='fast',
         help='fast: Fast R-CNN on precomputed proposals (the paper\'s '
-        'regime); faster: end-to-end Faster R-CNN; both (default: fast)')
+        'regime); faster: end-to-end Faster R-CNN; both; oriented: '
+        'end-to-end Oriented R-CNN on the shapes\' oriented boxes, '
+        'mAP from mmrotate\'s DOTAMetric (needs mmrotate: the downstream '
+        'stack) (default: fast)')
     demo.add_argument(
         '--iters', type=int, default=400, help='training iterations')
     demo.add_argument(

@@ -1,0 +1,16 @@
+# Oriented R-CNN on the shapes set's oriented boxes with mmdet's built-in
+# OHEMSampler: the 64 RoIs per image keep the 1:3 foreground quota, each
+# group ranked by the classification loss alone, no NMS. Only the sampler
+# differs from oriented_rcnn_random_r18_shapes.py.
+_base_ = './_base_/oriented_rcnn_r18_shapes.py'
+
+model = dict(
+    train_cfg=dict(
+        rcnn=dict(
+            sampler=dict(
+                _delete_=True,
+                type='mmdet.OHEMSampler',
+                num=64,
+                pos_fraction=0.25,
+                neg_pos_ub=-1,
+                add_gt_as_proposals=True))))
