@@ -37,15 +37,37 @@ class Variant(NamedTuple):
 
 
 RESEARCH = {SAMPLER + 'type': 'mmohem_benchmark.ResearchOHEMSampler'}
+# the demo's regimes with a config per sampler (configs/shapes/)
+ALL_REGIMES = ('fast', 'faster', 'cascade', 'oriented')
 
 VARIANTS: Dict[str, Variant] = {
     'random':
-    Variant('random', 'RandomSampler (64 RoIs, 1:3 quota)'),
+    Variant(
+        'random', 'RandomSampler (64 RoIs, 1:3 quota)', regimes=ALL_REGIMES),
     'mmdet_ohem':
-    Variant('mmdet_ohem', "mmdet's built-in OHEMSampler"),
+    Variant('mmdet_ohem', "mmdet's built-in OHEMSampler", regimes=ALL_REGIMES),
     'mmohem':
-    Variant('mmohem', 'mmohem default: pure OHEM, full loss, NMS 0.7, '
-            'num 64'),
+    Variant(
+        'mmohem',
+        'mmohem default: pure OHEM, full loss, NMS 0.7, num 64',
+        regimes=ALL_REGIMES),
+    # a cascade's later stages mine the previous stage's refined RoIs
+    'ohem_first_stage':
+    Variant(
+        'mmohem',
+        'mmohem.OHEMSampler in the first stage only, RandomSampler in '
+        'stages 2 and 3', {
+            f'model.train_cfg.rcnn.{stage}.sampler':
+            dict(
+                _delete_=True,
+                type='RandomSampler',
+                num=64,
+                pos_fraction=0.25,
+                neg_pos_ub=-1,
+                add_gt_as_proposals=True)
+            for stage in (1, 2)
+        },
+        regimes=('cascade', )),
     'ratio':
     Variant('mmohem', 'ratio mode: pos_fraction=0.25',
             {SAMPLER + 'pos_fraction': 0.25}),

@@ -26,6 +26,7 @@ from .shapes import (ShapesSpec, ensure_dataset, ensure_dota, stamp_matches,
 # the demo's variants: the three samplers compared, with their labels
 VARIANTS = tuple(SAMPLERS.items())
 NUM_PROPOSALS = 1000
+REGIMES = ('fast', 'faster')  # mmohem demo --regime both
 
 
 def config_file(regime: str, variant: str) -> str:
@@ -33,9 +34,9 @@ def config_file(regime: str, variant: str) -> str:
                     f'{regime}_rcnn_{variant}_r18_shapes.py')
 
 
-def prepare_data(
-    spec: ShapesSpec, root: str,
-    regimes: Sequence[str] = ('fast', 'faster')) -> None:
+def prepare_data(spec: ShapesSpec,
+                 root: str,
+                 regimes: Sequence[str] = REGIMES) -> None:
     """Dataset and proposals under ``root``, and the oriented boxes in DOTA's
     format for the ``oriented`` regime, written only if missing."""
     if 'oriented' in regimes:

@@ -14,6 +14,7 @@ from tiny_coco import cli_options, shrink_options, train_two_iterations
 import mmohem
 from mmohem import config_path, list_configs
 from mmohem.fixes.safe_checkpoint import load_local_checkpoint
+from mmohem.tools.scope import build_model
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = list_configs()
@@ -121,20 +122,33 @@ SHAPES_SAMPLER = {
 def test_the_demo_configs_ship():
     # one config per regime and compared sampler, named after both
     assert SHAPES == sorted(f'shapes/{regime}_rcnn_{sampler}_r18_shapes.py'
-                            for regime in ('fast', 'faster')
+                            for regime in ('fast', 'faster', 'cascade',
+                                           'oriented')
                             for sampler in SHAPES_SAMPLER)
+
+
+DETECTOR = {
+    'fast': 'FastRCNN',
+    'faster': 'FasterRCNN',
+    'cascade': 'CascadeRCNN',
+    'oriented': 'FasterRCNN'
+}
 
 
 @pytest.mark.parametrize('name', SHAPES)
 def test_demo_config_builds_with_its_sampler(name):
+    regime = osp.basename(name).split('_rcnn_')[0]
+    if regime == 'oriented':
+        pytest.importorskip('mmrotate')
     cfg = Config.fromfile(
         osp.join(osp.dirname(config_path('faster_rcnn_ohem_r50.py')), name))
-    init_default_scope('mmdet')
-    model = MODELS.build(cfg.model)
-    sampler = model.roi_head.bbox_sampler
+    model = build_model(cfg)  # in the config's scope (mmrotate's, oriented)
+    samplers = model.roi_head.bbox_sampler
+    samplers = samplers if isinstance(samplers, list) else [samplers]
+    assert len(samplers) == (3 if regime == 'cascade' else 1)
     variant = osp.basename(name).split('_rcnn_')[1][:-len('_r18_shapes.py')]
     expected = SHAPES_SAMPLER[variant]
-    assert expected in (type(sampler).__module__, type(sampler).__name__)
-    assert sampler.num == 64
-    assert type(model).__name__ == (
-        'FastRCNN' if name.startswith('shapes/fast_') else 'FasterRCNN')
+    for sampler in samplers:
+        assert expected in (type(sampler).__module__, type(sampler).__name__)
+        assert sampler.num == 64
+    assert type(model).__name__ == DETECTOR[regime]

@@ -180,10 +180,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         'work dir.')
     demo.add_argument(
         '--regime',
-        choices=['fast', 'faster', 'both', 'oriented'],
+        choices=['fast', 'faster', 'both', 'cascade', 'oriented'],
         default='fast',
         help='fast: Fast R-CNN on precomputed proposals (the paper\'s '
-        'regime); faster: end-to-end Faster R-CNN; both; oriented: '
+        'regime); faster: end-to-end Faster R-CNN; both; cascade: '
+        'end-to-end Cascade R-CNN, the samplers in all three stages; '
+        'oriented: '
         'end-to-end Oriented R-CNN on the shapes\' oriented boxes, '
         'mAP from mmrotate\'s DOTAMetric (needs mmrotate: the downstream '
         'stack) (default: fast)')
@@ -220,7 +222,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         '<!-- ablation-REGIME:begin/end --> of this file (docs/results.md); '
         '<!-- ablation-REGIME-NAME:begin/end --> for a results file '
         'ablation_NAME.json')
-    ablate.add_argument('--regime', choices=['fast', 'faster'], default='fast')
+    ablate.add_argument(
+        '--regime',
+        choices=['fast', 'faster', 'cascade', 'oriented'],
+        default='fast')
     ablate.add_argument('--seed', type=int, nargs='+', default=[0, 1, 2])
     ablate.add_argument('--iters', type=int, default=400)
     _add_run_options(ablate, 'work_dirs/ablation')
