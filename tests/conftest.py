@@ -47,3 +47,18 @@ def register():
     yield Register
     for step in reversed(undo):
         step()
+
+
+@pytest.fixture(autouse=True)
+def keep_default_scope():
+    """A test that builds a downstream repo's config (mmrotate's, mmocr's)
+    switches mmengine's default scope for the whole process; put the one
+    before back, so that the next test in this worker builds from mmdet's
+    registries as it expects."""
+    from mmengine.registry import DefaultScope, init_default_scope
+    current = DefaultScope.get_current_instance()
+    before = current.scope_name if current is not None else 'mmdet'
+    yield
+    current = DefaultScope.get_current_instance()
+    if current is None or current.scope_name != before:
+        init_default_scope(before)

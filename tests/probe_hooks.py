@@ -17,6 +17,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from mmohem import OHEMSampler
+from mmohem.samplers.lookup import head_samplers
 
 
 @HOOKS.register_module()
@@ -49,12 +50,9 @@ class SamplingProbe(Hook):
         self._scored = None
 
     def before_train(self, runner):
-        for module in runner.model.modules():
-            found = getattr(module, 'bbox_sampler', None)
-            found = found if isinstance(found, (list, tuple)) else [found]
-            for stage, sampler in enumerate(found):
-                if isinstance(sampler, OHEMSampler):
-                    self._wrap(sampler, stage)
+        for stage, _, sampler in head_samplers(runner.model):
+            if isinstance(sampler, OHEMSampler):
+                self._wrap(sampler, stage)
 
     def _wrap(self, sampler, stage):
         score, sample = sampler._score, sampler.sample

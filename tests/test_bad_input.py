@@ -202,8 +202,7 @@ def test_a_sparse_check_still_stops_before_the_checkpoint(
     work_dir = str(tmp_path / 'nan')
     runner = nan_run(tiny_coco, earlier_run, work_dir, interval=5)
     before = digest(earlier_run)  # what the copy holds
-    with pytest.raises(
-            FloatingPointError, match='was not finite at iteration 1'):
+    with pytest.raises(FloatingPointError, match='is nan at iteration 1'):
         runner.train()
     assert runner.iter == 2  # both iterations ran, the checkpoint did not
     assert checkpoints(digest(work_dir)) == checkpoints(before)

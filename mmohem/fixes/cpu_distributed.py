@@ -77,9 +77,9 @@ def _register_cpu_ddp() -> None:
         (the Runner passes ``[LOCAL_RANK]``, which DDP refuses there)."""
 
         def __init__(self, module, *args, **kwargs) -> None:
-            on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
-            if on_cpu:
-                kwargs['device_ids'] = None
+            # registered only where torch has no CUDA: the module is on
+            # the CPU
+            kwargs['device_ids'] = None
             super().__init__(module, *args, **kwargs)
 
     MODEL_WRAPPERS.register_module(

@@ -1,3 +1,4 @@
+import math
 from typing import Optional
 
 import torch
@@ -12,89 +13,81 @@ from ..samplers import ohem_samplers
 class FiniteLossHook(Hook):
     """Stop training with a clear error when the loss turns NaN or infinite.
 
-    Every iteration it notes, on the device and without waiting for it,
-    whether the loss is finite; every ``interval`` iterations, and before
-    every checkpoint is saved, it waits for the device once and stops the run
-    if any loss since the last check was not. So no checkpoint is written
-    with diverged weights, whatever the interval, and the checkpoints
-    already in the work dir stay as they were. mmdet's
+    Every iteration it notes whether the loss is finite (its value is on the
+    host already: mmengine's RuntimeInfoHook has logged it); every
+    ``interval`` iterations, and before every checkpoint is saved, it stops
+    the run if any loss since the last check was not. So no checkpoint is
+    written after this rank's loss diverged, whatever the interval, and the
+    checkpoints already in the work dir stay as they were. Under DDP each
+    rank checks its own loss: another rank's NaN reaches the weights of all
+    through the gradients' all-reduce, and rank 0 (which saves checkpoints)
+    sees a non-finite loss one iteration later, so a checkpoint saved on the
+    very iteration another rank diverged may hold those weights. mmdet's
     ``CheckInvalidLossHook`` stops too, but with a bare ``AssertionError:
     None``. Use it from any config::
 
         custom_hooks = [dict(type='mmohem.FiniteLossHook', interval=1)]
 
     Args:
-        interval (int): Check every ``interval`` iterations (and before each
-            checkpoint); each check waits for the device once. Defaults to 1.
+        interval (int): Stop at the first multiple of ``interval``
+            iterations (or the first checkpoint) after the loss turned
+            non-finite. Defaults to 1: at once.
     """
     priority = 'VERY_HIGH'  # before the CheckpointHook of the same iteration
 
     def __init__(self, interval: int = 1) -> None:
         check_int('mmohem.FiniteLossHook', 'interval', interval, 1)
         self.interval = interval
-        # the first iteration (1-based) whose loss was not finite since the
-        # last check, 0 if none; a device tensor, updated without a sync
-        self._first_bad: Optional[torch.Tensor] = None
+        # what the first non-finite loss since the last check was, if any
+        self._diverged: Optional[str] = None
 
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        if not outputs or 'loss' not in outputs:
-            return
-        loss = outputs['loss']
-        bad = ~torch.isfinite(loss).all()
-        first = self._first_bad
-        if first is None:
-            first = torch.zeros((), dtype=torch.long, device=loss.device)
-        self._first_bad = torch.where(bad & (first == 0),
-                                      torch.full_like(first, runner.iter + 1),
-                                      first)
+        if outputs and 'loss' in outputs and self._diverged is None:
+            loss = float(outputs['loss'])
+            if not math.isfinite(loss):
+                self._diverged = _what_diverged(runner, outputs, loss,
+                                                data_batch)
         if self.every_n_train_iters(runner, self.interval):
-            self._check(runner, outputs, _batch_size(data_batch))
+            self._stop_if_diverged()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        self._check(runner)
+        self._stop_if_diverged()
 
-    def _check(self,
-               runner,
-               outputs: Optional[dict] = None,
-               batch_size: Optional[int] = None) -> None:
-        if self._first_bad is None:
+    def _stop_if_diverged(self) -> None:
+        if self._diverged is None:
             return
-        first = int(self._first_bad)  # the one sync
-        self._first_bad = None
-        if not first:
-            return
-        what = f'The training loss was not finite at iteration {first}'
-        detail = ''
-        if outputs is not None and first == runner.iter + 1:
-            # the check runs on the iteration that diverged: say what
-            what = (f"The training loss is {float(outputs['loss'])} at "
-                    f'iteration {first}')
-            bad = [
-                name for name, value in outputs.items()
-                if 'loss' in name and isinstance(value, torch.Tensor)
-                and not torch.isfinite(value).all()
-            ]
-            detail = f' (non-finite: {", ".join(bad)})'
-            if batch_size:
-                nonfinite = sum(
-                    int(s['num_nonfinite'])
-                    for sampler in ohem_samplers(runner.model)
-                    for s in sampler.peek_stats(last=batch_size))
-                if nonfinite:
-                    detail += (f'. OHEM scored {nonfinite} RoIs of this '
-                               'batch with a non-finite loss, so the '
-                               'features were already NaN/inf')
+        what, self._diverged = self._diverged, None
         raise FloatingPointError(
-            f'{what}{detail}. Training stops at iteration '
-            f'{runner.iter + 1}, before any checkpoint is written with '
+            f'{what}. Training stops before any checkpoint is written with '
             'these weights; the checkpoints in the work dir are unchanged. '
             'Lower the learning rate, clip gradients (optim_wrapper=dict('
             'clip_grad=dict(max_norm=35, norm_type=2))) or check the data, '
             'then resume from the last checkpoint.')
+
+
+def _what_diverged(runner, outputs: dict, loss: float, data_batch) -> str:
+    """The iteration, the non-finite loss terms and, with mmohem's sampler,
+    how many RoIs of the batch it scored non-finite."""
+    bad = [
+        name for name, value in outputs.items()
+        if 'loss' in name and isinstance(value, torch.Tensor)
+        and not torch.isfinite(value).all()
+    ]
+    what = (f'The training loss is {loss} at iteration {runner.iter + 1} '
+            f'(non-finite: {", ".join(bad)})')
+    batch_size = _batch_size(data_batch)
+    if batch_size:
+        nonfinite = sum(
+            int(s['num_nonfinite']) for sampler in ohem_samplers(runner.model)
+            for s in sampler.peek_stats(last=batch_size))
+        if nonfinite:
+            what += (f'. OHEM scored {nonfinite} RoIs of this batch with a '
+                     'non-finite loss, so the features were already NaN/inf')
+    return what
 
 
 def _batch_size(data_batch) -> Optional[int]:

@@ -31,8 +31,9 @@ class MiningStatsHook(Hook):
     local JSON) as they are: the hook tells the runner's LogProcessor to
     show its latest value, not to average it again over its
     ``window_size``. Its intervals are the LoggerHook's, in iteration- and
-    epoch-based loops alike (the last, shorter interval of an epoch
-    included).
+    epoch-based loops alike (with the LoggerHook's ``ignore_last=False``,
+    the last, shorter interval of an epoch too; by default those images
+    count towards the next line).
 
     A cascade's stages are logged apart, with a ``_stage<k>`` suffix
     (``ohem_fg_fraction_stage2``); HTC's interleaved pass runs a stage's
@@ -68,9 +69,10 @@ class MiningStatsHook(Hook):
                  interval: Optional[int] = None,
                  draw_interval: Optional[int] = None,
                  max_boxes: int = 64) -> None:
-        for name, value in (('interval', interval), ('max_boxes', max_boxes),
-                            ('draw_interval', draw_interval)):
-            if value is not None or name == 'max_boxes':
+        check_int('mmohem.MiningStatsHook', 'max_boxes', max_boxes, 1)
+        for name, value in (('interval', interval), ('draw_interval',
+                                                     draw_interval)):
+            if value is not None:
                 check_int('mmohem.MiningStatsHook', name, value, 1)
         self.interval = interval
         self.draw_interval = draw_interval
@@ -82,11 +84,11 @@ class MiningStatsHook(Hook):
 
     def before_train(self, runner) -> None:
         self._stages = ohem_stages(runner.model)
-        mistyped = mistyped_samplers(getattr(runner, 'cfg', None) or {})
-        if not self._stages and mistyped:
-            raise ValueError('mmohem.MiningStatsHook: ' +
-                             mistyped_message(mistyped))
         if not self._stages:
+            mistyped = mistyped_samplers(getattr(runner, 'cfg', None) or {})
+            if mistyped:
+                raise ValueError('mmohem.MiningStatsHook: ' +
+                                 mistyped_message(mistyped))
             raise ValueError(
                 'mmohem.MiningStatsHook needs a model whose R-CNN sampler is '
                 "mmohem.OHEMSampler (model.train_cfg.rcnn.sampler.type='"
@@ -140,12 +142,12 @@ class MiningStatsHook(Hook):
                          batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
-        first_images = []
+        first_image = None
         for suffix, samplers in self._stages:
             images = [s for sampler in samplers for s in sampler.pop_stats()]
             if not images:
                 continue
-            first_images.append(images[0])
+            first_image = first_image or images[0]
             values = torch.stack([
                 torch.stack([s[k].float() for k in LOGGED]) for s in images
             ]).sum(0)
@@ -154,9 +156,9 @@ class MiningStatsHook(Hook):
             self._counts[suffix] = self._counts.get(suffix, 0) + len(images)
         if self._logs_now(runner, batch_idx):
             self._log(runner)
-        if (self.draw_interval and first_images and data_batch is not None
+        if (self.draw_interval and first_image and data_batch is not None
                 and self.every_n_train_iters(runner, self.draw_interval)):
-            self._draw(runner, data_batch['inputs'][0], first_images[0])
+            self._draw(runner, data_batch['inputs'][0], first_image)
 
     def _log(self, runner) -> None:
         # every rank takes part, with zeros if it sampled nothing, so that

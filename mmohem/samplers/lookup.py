@@ -1,11 +1,32 @@
 """Find the R-CNN samplers of a built model, wherever its RoI heads sit: a
 plain detector, a DDP wrapper, SoftTeacher's student and teacher, a
 tracker's detector."""
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 from torch import nn
 
 from .ohem_sampler import OHEMSampler
+
+
+def head_samplers(model: nn.Module) -> Iterator[Tuple[int, int, object]]:
+    """The one walk over ``model``'s RoI heads: every sampler with its index
+    in its head and the number of samplers that head holds (a cascade has
+    one per stage).
+
+    Args:
+        model (nn.Module): A built model, possibly wrapped.
+
+    Yields:
+        tuple[int, int, object]: (stage index, samplers in the head,
+        sampler), in module order.
+    """
+    for module in model.modules():
+        found = getattr(module, 'bbox_sampler', None)
+        if found is None:
+            continue
+        found = list(found) if isinstance(found, (list, tuple)) else [found]
+        for index, sampler in enumerate(found):
+            yield index, len(found), sampler
 
 
 def rcnn_samplers(model: nn.Module) -> list:
@@ -17,14 +38,7 @@ def rcnn_samplers(model: nn.Module) -> list:
     Returns:
         list: The samplers, in module order; empty if there are none.
     """
-    samplers = []
-    for module in model.modules():
-        found = getattr(module, 'bbox_sampler', None)
-        if isinstance(found, (list, tuple)):
-            samplers += found
-        elif found is not None:
-            samplers.append(found)
-    return samplers
+    return [sampler for _, _, sampler in head_samplers(model)]
 
 
 def ohem_samplers(model: nn.Module) -> List[OHEMSampler]:
@@ -53,14 +67,8 @@ def ohem_stages(model: nn.Module) -> List[Tuple[str, List[OHEMSampler]]]:
         model mines no RoIs with mmohem.
     """
     groups: Dict[str, List[OHEMSampler]] = {}
-    for module in model.modules():
-        found = getattr(module, 'bbox_sampler', None)
-        if isinstance(found, (list, tuple)):
-            named = [(f'_stage{k + 1}' if len(found) > 1 else '', sampler)
-                     for k, sampler in enumerate(found)]
-        else:
-            named = [('', found)]
-        for suffix, sampler in named:
-            if isinstance(sampler, OHEMSampler):
-                groups.setdefault(suffix, []).append(sampler)
+    for index, count, sampler in head_samplers(model):
+        if isinstance(sampler, OHEMSampler):
+            suffix = f'_stage{index + 1}' if count > 1 else ''
+            groups.setdefault(suffix, []).append(sampler)
     return list(groups.items())

@@ -23,9 +23,9 @@ def _configs(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mmohem_benchmark.demo import run_demo
+    from mmohem_benchmark.demo import REGIMES, run_demo
     from mmohem_benchmark.shapes import ShapesSpec
-    regimes = ['fast', 'faster'] if args.regime == 'both' else [args.regime]
+    regimes = list(REGIMES) if args.regime == 'both' else [args.regime]
     run_demo(
         regimes,
         iters=args.iters,
