@@ -7,6 +7,7 @@ docs/results.md. Runs already in the results file are skipped (pass
 ``--force`` to rerun them): a long ablation can be run in chunks, across
 sessions, and every finished run is written to the file at once.
 """
+import fcntl
 import json
 import os
 import os.path as osp
@@ -165,14 +166,17 @@ def load_results(path: str) -> dict:
 
 def _save_run(path: str, regime: str, name: str, seed: int,
               result: dict) -> None:
-    # re-read first: another chunk may have written other runs meanwhile
-    results = load_results(path)
-    results.setdefault(regime, {}).setdefault(name, {})[str(seed)] = result
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(results, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    # chunks may run at once: re-read and replace under one lock, or one
+    # chunk's write would drop the run another wrote meanwhile
+    with open(path + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = load_results(path)
+        results.setdefault(regime, {}).setdefault(name, {})[str(seed)] = result
+        tmp = f'{path}.{os.getpid()}.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
 
 
 def run_ablation(names: Sequence[str],

@@ -208,6 +208,42 @@ def test_a_sparse_check_still_stops_before_the_checkpoint(
     assert checkpoints(digest(work_dir)) == checkpoints(before)
 
 
+def test_nan_weights_after_a_finite_loss_stop_before_the_checkpoint(
+        tiny_coco, earlier_run, tmp_path):
+    """The loss of both iterations is finite, but the step of the last one
+    leaves a NaN weight (as a NaN gradient would, or another rank's NaN
+    under DDP): the end-of-epoch checkpoint is not written."""
+    from mmengine.hooks import Hook
+    work_dir = str(tmp_path / 'nan_weights')
+    shutil.copytree(earlier_run, work_dir)
+    cfg = tiny_cfg('faster_rcnn_ohem_r50.py', tiny_coco, work_dir)
+    cfg.custom_hooks = [dict(type='mmohem.FiniteLossHook', interval=1)]
+    runner = Runner.from_cfg(cfg)
+    before = digest(earlier_run)
+
+    class PoisonAfterTheLastStep(Hook):
+
+        def after_train_iter(self,
+                             runner,
+                             batch_idx,
+                             data_batch=None,
+                             outputs=None):
+            assert torch.isfinite(outputs['loss'])
+            if runner.iter == 1:  # the epoch's last iteration
+                with torch.no_grad():
+                    runner.model.roi_head.bbox_head.fc_cls.weight[0, 0] = \
+                        float('nan')
+
+    runner.register_hook(PoisonAfterTheLastStep())
+    with pytest.raises(FloatingPointError) as err:
+        runner.train()
+    message = str(err.value)
+    assert ('1 weight tensor(s) to be saved after iteration 2 are not finite '
+            '(roi_head.bbox_head.fc_cls.weight)') in message
+    assert 'checkpoints in the work dir are unchanged' in message
+    assert checkpoints(digest(work_dir)) == checkpoints(before)
+
+
 def test_finite_loss_hook_without_a_data_batch():
     from types import SimpleNamespace
 

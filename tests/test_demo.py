@@ -200,3 +200,32 @@ def test_ablation_markers_are_named_after_the_results_file():
     assert markdown_name('faster', 'x/ablation_h200.json') == \
         'ablation-faster-h200'
     assert markdown_name('fast', 'mine.json') == 'ablation-fast-mine'
+
+
+def _record_runs(path: str, regime: str, seeds: range, start) -> None:
+    from mmohem_benchmark.ablation import _save_run
+    start.wait()
+    for seed in seeds:
+        _save_run(path, regime, 'mmohem', seed, {'AP': seed / 100})
+
+
+def test_ablation_chunks_running_at_once_keep_each_others_runs(tmp_path):
+    import multiprocessing
+    path = str(tmp_path / 'ablation.json')
+    ctx = multiprocessing.get_context('spawn')
+    start = ctx.Barrier(2)
+    chunks = [
+        ctx.Process(
+            target=_record_runs, args=(path, regime, range(200), start))
+        for regime in ('fast', 'faster')
+    ]
+    for chunk in chunks:
+        chunk.start()
+    for chunk in chunks:
+        chunk.join(timeout=120)
+        assert chunk.exitcode == 0
+    with open(path) as f:
+        results = json.load(f)
+    for regime in ('fast', 'faster'):
+        assert sorted(map(int, results[regime]['mmohem'])) == list(range(200))
+        assert results[regime]['mmohem']['199'] == {'AP': 1.99}

@@ -43,8 +43,9 @@ done
 # oversubscribe 2 cores and take longer than one process.
 # MMOHEM_TEST_WORKERS=0 runs everything in this process.
 # pytest exits 5 when it collected nothing: that is a failure here too.
+# --durations lists the slowest tests, where the suite's time goes.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-pytest_args=(-n "${MMOHEM_TEST_WORKERS:-2}" --dist loadfile)
+pytest_args=(-n "${MMOHEM_TEST_WORKERS:-2}" --dist loadfile --durations=15)
 for stack in $stacks; do
     if [ "$stack" = main ]; then
         echo "== tests, main stack (mmdet 3.3)"

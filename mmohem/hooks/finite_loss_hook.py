@@ -1,5 +1,5 @@
 import math
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from mmengine.hooks import Hook
@@ -11,20 +11,21 @@ from ..samplers import ohem_samplers
 
 @HOOKS.register_module()
 class FiniteLossHook(Hook):
-    """Stop training with a clear error when the loss turns NaN or infinite.
+    """Stop training with a clear error when the loss or the weights turn
+    NaN or infinite.
 
     Every iteration it notes whether the loss is finite (its value is on the
     host already: mmengine's RuntimeInfoHook has logged it); every
     ``interval`` iterations, and before every checkpoint is saved, it stops
-    the run if any loss since the last check was not. So no checkpoint is
-    written after this rank's loss diverged, whatever the interval, and the
-    checkpoints already in the work dir stay as they were. Under DDP each
-    rank checks its own loss: another rank's NaN reaches the weights of all
-    through the gradients' all-reduce, and rank 0 (which saves checkpoints)
-    sees a non-finite loss one iteration later, so a checkpoint saved on the
-    very iteration another rank diverged may hold those weights. mmdet's
-    ``CheckInvalidLossHook`` stops too, but with a bare ``AssertionError:
-    None``. Use it from any config::
+    the run if any loss since the last check was not. Before a checkpoint is
+    saved it also checks the weights being saved: a finite loss can still
+    give a NaN gradient, and under DDP another rank's NaN reaches the
+    weights of all through the gradients' all-reduce while rank 0, which
+    saves the checkpoints, still saw a finite loss. So no checkpoint is
+    written with non-finite weights or after the loss diverged, whatever
+    the interval, and the checkpoints already in the work dir stay as they
+    were. mmdet's ``CheckInvalidLossHook`` stops too, but with a bare
+    ``AssertionError: None``. Use it from any config::
 
         custom_hooks = [dict(type='mmohem.FiniteLossHook', interval=1)]
 
@@ -56,6 +57,17 @@ class FiniteLossHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         self._stop_if_diverged()
+        bad = _nonfinite_weights(checkpoint.get('state_dict', {}))
+        if bad:
+            shown = ', '.join(bad[:3]) + (', ...' if len(bad) > 3 else '')
+            # the Runner's count of iterations done, in either loop
+            done = checkpoint.get('meta', {}).get('iter', runner.iter)
+            self._diverged = (
+                f'{len(bad)} weight tensor(s) to be saved after iteration '
+                f'{done} are not finite ({shown}) although this rank\'s '
+                "loss was: a NaN/inf gradient, or under DDP another rank's "
+                'loss')
+            self._stop_if_diverged()
 
     def _stop_if_diverged(self) -> None:
         if self._diverged is None:
@@ -88,6 +100,20 @@ def _what_diverged(runner, outputs: dict, loss: float, data_batch) -> str:
             what += (f'. OHEM scored {nonfinite} RoIs of this batch with a '
                      'non-finite loss, so the features were already NaN/inf')
     return what
+
+
+def _nonfinite_weights(state_dict: dict) -> List[str]:
+    """The names of the floating-point tensors of ``state_dict`` that hold
+    a NaN or an infinity (mmengine hands it over on the CPU)."""
+    names = [
+        name for name, value in state_dict.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point()
+    ]
+    if not names:
+        return []
+    finite = torch.stack(
+        [torch.isfinite(state_dict[name]).all() for name in names]).tolist()
+    return [name for name, ok in zip(names, finite) if not ok]
 
 
 def _batch_size(data_batch) -> Optional[int]:
