@@ -133,6 +133,37 @@ def test_an_interval_other_than_the_loggers_is_refused(tiny_coco, tmp_path):
         runner.train()
 
 
+def test_a_priority_after_the_loggers_is_refused(tiny_coco, tmp_path):
+    cfg = tiny('faster_rcnn_ohem_r50.py', tiny_coco, str(tmp_path))
+    cfg.custom_hooks[0]['priority'] = 'LOW'
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='runs after the LoggerHook'):
+        runner.train()
+
+
+def test_user_log_entries_under_other_names_keep_the_statistics_unsmoothed():
+    """A user's entry that logs a statistic under another name leaves the
+    statistic's own key to mmengine's smoothing: the hook still adds its
+    window_size=1 entry for it, and accepts a tuple of entries."""
+    from mmengine.runner import LogProcessor
+    user = dict(
+        data_src='ohem_loss_all',
+        log_name='loss_all_global',
+        window_size='global')
+    processor = LogProcessor(custom_cfg=(user, ))
+    hook = MiningStatsHook()
+    hook._stages = [('', [])]
+    hook._show_latest(processor)
+    entries = {
+        cfg.get('log_name', cfg['data_src']): cfg
+        for cfg in processor.custom_cfg
+    }
+    assert entries['loss_all_global'] == user
+    assert entries['ohem_loss_all'] == dict(
+        data_src='ohem_loss_all', method_name='mean', window_size=1)
+    assert len(entries) == len(LOGGED) + 1
+
+
 def test_draws_the_mined_rois(tiny_coco, tmp_path):
     runner = Runner.from_cfg(
         tiny(

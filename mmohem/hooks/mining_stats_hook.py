@@ -106,6 +106,13 @@ class MiningStatsHook(Hook):
                     'next. Leave interval out (it follows the LoggerHook) or '
                     'set default_hooks.logger.interval to the interval '
                     'wanted.')
+            if runner.hooks.index(self) > runner.hooks.index(self._logger):
+                raise ValueError(
+                    'mmohem.MiningStatsHook runs after the LoggerHook (its '
+                    'priority is lower), so every line would show the '
+                    "previous interval's figures. Leave its priority out "
+                    "(NORMAL) or give it one above the LoggerHook's "
+                    '(BELOW_NORMAL).')
             self._show_latest(runner.log_processor)
         self._sums, self._counts = {}, {}
 
@@ -114,8 +121,10 @@ class MiningStatsHook(Hook):
         ``mean_pattern`` matches ``ohem_loss_*``, and it would average the
         last ``window_size`` values, each already an interval's mean. A
         ``custom_cfg`` entry the user wrote for a key is left as it is."""
-        custom = log_processor.custom_cfg
-        taken = {cfg.get('data_src') for cfg in custom}
+        custom = list(log_processor.custom_cfg or [])
+        # an entry with another log_name adds a key; the statistic's own
+        # key keeps the default smoothing
+        taken = {cfg.get('log_name', cfg.get('data_src')) for cfg in custom}
         for suffix, _ in self._stages:
             for key in LOGGED:
                 name = f'ohem_{key}{suffix}'
@@ -123,6 +132,7 @@ class MiningStatsHook(Hook):
                     # mean over the last 1 value: the value itself
                     custom.append(
                         dict(data_src=name, method_name='mean', window_size=1))
+        log_processor.custom_cfg = custom
 
     def _logs_now(self, runner, batch_idx: int) -> bool:
         """Whether the LoggerHook writes a line after this iteration (its
