@@ -43,7 +43,7 @@ def test_unknown_config_names_the_ones_that_exist():
 
 
 @pytest.mark.parametrize('name', CONFIGS)
-def test_config_builds_with_ohem_in_every_rcnn_stage(name):
+def test_config_builds_with_ohem_where_it_says(name):
     cfg = Config.fromfile(config_path(name))
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
@@ -55,14 +55,20 @@ def test_config_builds_with_ohem_in_every_rcnn_stage(name):
     if name.startswith('fast_rcnn'):  # reads a proposal file
         fixes.append('mmohem.fixes.proposal_file_check')
     assert cfg.custom_imports.imports == ['mmohem', *fixes]
+    if 'cascade' in name:
+        # OHEM mines the RPN's proposals; stages 2 and 3 keep mmdet's
+        # RandomSampler (docs/results.md, the cascade regime)
+        later = samplers[1:]
+        samplers = samplers[:1]
+        assert [type(s).__name__ for s in later] == ['RandomSampler'] * 2
+        assert all(s.num == 512 and s.pos_fraction == 0.25 for s in later)
+        assert samplers[0].stage == 0
     assert all(type(s) is mmohem.OHEMSampler for s in samplers)
     assert [s.num for s in samplers] == [512] * len(samplers)
     assert all(s.pos_fraction is None and s.nms_iou_thr == 0.7
                for s in samplers)
     if hasattr(model, 'rpn_head'):  # the RPN keeps mmdet's RandomSampler
         assert type(model.rpn_head.sampler).__name__ == 'RandomSampler'
-    if 'cascade' in name:
-        assert [s.stage for s in samplers] == [0, 1, 2]
 
 
 @pytest.mark.parametrize('name', CONFIGS)
@@ -72,6 +78,8 @@ def test_config_trains_on_cpu(name, tiny_coco, tmp_path):
     samplers = rcnn_samplers(runner.model)
     if 'random' in name:
         return
+    samplers = [s for s in samplers if isinstance(s, mmohem.OHEMSampler)]
+    assert len(samplers) == 1
     for sampler in samplers:
         stats = sampler.pop_stats()
         assert len(stats) == 4  # 2 iterations x 2 images

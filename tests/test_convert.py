@@ -1,7 +1,8 @@
 """``mmohem convert``: one step turns OHEM on for any config, cascades
-included. The written config trains, mmohem's sampler is in every R-CNN
-stage of the dumped config, the RPN keeps RandomSampler, and the assigners
-are the source's."""
+included. The written config trains, mmohem's sampler is in the R-CNN
+stages asked for (a cascade's first stage by default, every stage with
+``stages='all'``), the RPN keeps RandomSampler, and the assigners are the
+source's."""
 import os.path as osp
 import subprocess
 import sys
@@ -47,42 +48,64 @@ def samplers(cfg):
     return [stage['sampler'] for _, stage in rcnn_stages(cfg.model)]
 
 
-@pytest.mark.parametrize('src, stages', [
-    ('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', 1),
-    ('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py', 3),
-    ('mmdet::htc/htc_r50_fpn_1x_coco.py', 3),
-    ('downstream', 1),
+OHEM, RANDOM = 'mmohem.OHEMSampler', 'RandomSampler'
+
+
+@pytest.mark.parametrize('src, stages, expected', [
+    ('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', 'first', [OHEM]),
+    ('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py', 'first',
+     [OHEM, RANDOM, RANDOM]),
+    ('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py', 'all', [OHEM] * 3),
+    ('mmdet::htc/htc_r50_fpn_1x_coco.py', 'all', [OHEM] * 3),
+    ('downstream', 'first', [OHEM]),
 ])
-def test_converted_config_trains_with_ohem_in_every_stage(
-        src, stages, tiny_coco, downstream, tmp_path):
+def test_converted_config_trains_with_ohem_in_the_stages_asked(
+        src, stages, expected, tiny_coco, downstream, tmp_path):
     src = downstream if src == 'downstream' else src
     source = Config.fromfile(resolve_config(src))
     dst = str(tmp_path / 'out' / 'converted.py')
-    convert(src, dst, num=128, nms_iou_thr=0.6)
+    convert(src, dst, num=128, nms_iou_thr=0.6, stages=stages)
 
     runner = train_two_iterations(
         Config.fromfile(dst), tiny_coco, str(tmp_path))
 
     dumped = Config.fromfile(osp.join(str(tmp_path), 'converted.py'))
-    assert [s['type'] for s in samplers(dumped)] == \
-        ['mmohem.OHEMSampler'] * stages
-    assert all(s['num'] == 128 and s['nms_iou_thr'] == 0.6
-               for s in samplers(dumped))
+    assert [s['type'] for s in samplers(dumped)] == expected
+    mined = [s for s in samplers(dumped) if s['type'] == OHEM]
+    assert all(s['num'] == 128 and s['nms_iou_thr'] == 0.6 for s in mined)
+    # the stages left alone are the source's, unchanged
+    assert [s for s in samplers(dumped) if s['type'] != OHEM] == \
+        [s for s in samplers(source)][len(mined):]
     assert dumped.model.train_cfg.rpn.sampler.type == 'RandomSampler'
     assert assigners(dumped) == assigners(source)
     # mmohem and the fixes a converted config needs
     fixes = ['mmohem.fixes.safe_checkpoint', 'mmohem.fixes.cpu_distributed']
     assert dumped.custom_imports.imports[-3:] == ['mmohem', *fixes]
-    # the built model mines with mmohem's sampler in every stage
+    # the built model mines with mmohem's sampler where the config says
     built = runner.model.roi_head.bbox_sampler
     built = built if isinstance(built, list) else [built]
-    assert [type(s).__name__ for s in built] == ['OHEMSampler'] * stages
-    assert all(type(s).__module__.startswith('mmohem') for s in built)
+    assert [type(s).__name__ for s in built] == \
+        [t.split('.')[-1] for t in expected]
+    built = [s for s in built if type(s).__module__.startswith('mmohem')]
+    assert len(built) == len(mined)
     # 2 iterations x 2 images; HTC (interleaved) samples twice per stage,
     # the second time among the refined boxes for its mask branch
     calls = 8 if 'htc' in src else 4
     for sampler in built:
         assert len(sampler.pop_stats()) == calls
+
+
+def test_convert_header_says_which_stages_it_mined(tmp_path):
+    cascade = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'
+    first = open(convert(cascade, str(tmp_path / 'a.py'), check=False)).read()
+    assert 'in the first stage of each cascade' in first
+    every = open(
+        convert(cascade, str(tmp_path / 'b.py'), check=False,
+                stages='all')).read()
+    assert 'in its 3 R-CNN stage(s)' in every
+    with pytest.raises(ValueError, match="stages='second'"):
+        convert(cascade, str(tmp_path / 'c.py'), stages='second')
+    assert not (tmp_path / 'c.py').exists()
 
 
 def test_converted_downstream_config_keeps_its_imports_and_changes(
@@ -175,3 +198,45 @@ def test_mmdets_sampler_with_mmohems_arguments_is_named_everywhere(
     outcome = run_variant(str(src), 'shipped')
     assert outcome.status is Status.FAILS
     assert "Write type='mmohem.OHEMSampler'" in outcome.detail
+
+
+def test_a_later_stage_with_mmdets_name_and_mmohems_arguments_is_mined():
+    """With ``stages='first'`` the later stages keep their samplers, unless
+    one names mmdet's OHEMSampler with mmohem's arguments: as it is, it
+    would build mmdet's sampler and fail in training."""
+    from mmohem.tools.convert import ohem_overrides
+
+    def stage(sampler):
+        return dict(assigner=dict(type='MaxIoUAssigner'), sampler=sampler)
+
+    random = dict(type='RandomSampler', num=64, pos_fraction=0.25)
+    mistyped = dict(type='OHEMSampler', num=32, nms_iou_thr=0.5)
+    cfg = Config(
+        dict(
+            model=dict(
+                type='CascadeRCNN',
+                train_cfg=dict(
+                    rcnn=[stage(random),
+                          stage(random),
+                          stage(mistyped)]))))
+    rcnn = ohem_overrides(cfg, 'first')['train_cfg']['rcnn']
+    assert [s['sampler']['type'] for s in rcnn] == [OHEM, RANDOM, OHEM]
+    assert rcnn[1]['sampler'] == random
+    assert rcnn[0]['sampler']['num'] == 64
+    assert rcnn[2]['sampler']['num'] == 32
+    assert rcnn[2]['sampler']['nms_iou_thr'] == 0.5
+    every = ohem_overrides(cfg, 'all')['train_cfg']['rcnn']
+    assert [s['sampler']['type'] for s in every] == [OHEM] * 3
+
+
+def test_swap_samplers_replaces_every_stage_or_a_cascades_first():
+    from mmohem.tools.config_swap import swap_samplers
+    cascade = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'
+    cfg = Config.fromfile(resolve_config(cascade))
+    assert swap_samplers(cfg, stages='first') == ['model.train_cfg.rcnn.0']
+    assert [s['type'] for s in samplers(cfg)] == [OHEM, RANDOM, RANDOM]
+    cfg = Config.fromfile(resolve_config(cascade))
+    assert len(swap_samplers(cfg)) == 3
+    assert [s['type'] for s in samplers(cfg)] == [OHEM] * 3
+    with pytest.raises(ValueError, match="stages='none'"):
+        swap_samplers(cfg, stages='none')

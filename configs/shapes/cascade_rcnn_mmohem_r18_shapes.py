@@ -1,5 +1,5 @@
 # Written by `mmohem convert configs/shapes/cascade_rcnn_random_r18_shapes.py
-# -o configs/shapes/cascade_rcnn_mmohem_r18_shapes.py`:
+# -o configs/shapes/cascade_rcnn_mmohem_r18_shapes.py --stages all`:
 # configs/shapes/cascade_rcnn_random_r18_shapes.py with mmohem.OHEMSampler in
 # its 3 R-CNN stage(s); the RPN, the assigners and everything else as there.
 # The cascade stages are restated from the source with only the sampler changed

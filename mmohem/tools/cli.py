@@ -76,6 +76,7 @@ def _convert(args: argparse.Namespace) -> int:
             command=command,
             force=args.force,
             check=not args.no_check,
+            stages=args.stages,
             **_sampler_options(args))
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as e:
         print(f'mmohem convert: {e}', file=sys.stderr)
@@ -241,7 +242,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     convert = commands.add_parser(
         'convert',
         help='write a config that inherits SRC and uses mmohem.OHEMSampler '
-        'in every R-CNN stage',
+        'in its R-CNN stage (a cascade\'s first stage)',
         description='SRC is an mmdet:: name (mmdet::cascade_rcnn/'
         'cascade-rcnn_r50_fpn_1x_coco.py) or a config path. The written '
         'config keeps SRC\'s assigners, RPN and everything else; each '
@@ -284,6 +285,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         '--class-agnostic-nms',
         action='store_true',
         help='NMS across classes and background (default: per class)')
+    convert.add_argument(
+        '--stages',
+        choices=['first', 'all'],
+        default='first',
+        help='cascades (Cascade R-CNN, HTC, SCNet, ...): OHEM in the first '
+        'R-CNN stage only (default; the later stages keep SRC\'s samplers), '
+        'or in every stage. Models with one R-CNN stage get it either way')
     convert.add_argument(
         '--force', action='store_true', help='overwrite OUT if it exists')
     convert.add_argument(

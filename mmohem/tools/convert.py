@@ -2,13 +2,14 @@
 config, cascades included, in one step.
 
 The written config inherits the source (an ``mmdet::`` name or a local
-path) and sets ``mmohem.OHEMSampler`` in every R-CNN stage, keeping the
-source's ``num`` and ``add_gt_as_proposals``; assigners, the RPN and
-everything else stay inherited. A single R-CNN stage is changed with
-``_delete_=True`` on its sampler. A cascade's stages are a list, which
-mmengine's inheritance cannot change item by item, so the stages are
-restated from the source with only the sampler changed — by this command,
-not by hand; run it again if the source's stages change.
+path) and sets ``mmohem.OHEMSampler`` in its R-CNN stage (a cascade's first
+stage; every stage with ``stages='all'``), keeping the source's ``num`` and
+``add_gt_as_proposals``; assigners, the RPN and everything else stay
+inherited. A single R-CNN stage is changed with ``_delete_=True`` on its
+sampler. A cascade's stages are a list, which mmengine's inheritance cannot
+change item by item, so the stages are restated from the source with only
+the sampler changed — by this command, not by hand; run it again if the
+source's stages change.
 """
 import logging
 import os
@@ -21,8 +22,9 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
 from .config_files import mim_config_dir
-from .config_swap import (has_key, mistyped_message, mistyped_samplers,
-                          ohem_sampler, rcnn_stages)
+from .config_swap import (check_stages, has_key, is_later_stage,
+                          mistyped_message, mistyped_samplers,
+                          mmohem_arguments, ohem_sampler, rcnn_stages)
 from .scope import build_model
 
 
@@ -61,32 +63,49 @@ def _merge(into: dict, other: dict) -> None:
             into[key] = value
 
 
-def ohem_overrides(cfg: Config, **options) -> dict:
-    """The ``model`` overrides that put OHEM in every R-CNN stage of
+def ohem_overrides(cfg: Config, stages: str = 'first', **options) -> dict:
+    """The ``model`` overrides that put OHEM in the R-CNN stages of
     ``cfg``.
+
+    Args:
+        cfg (Config): The source config.
+        stages (str): ``'first'``: a cascade's first stage only (its later
+            stages are restated with their own samplers); ``'all'``: every
+            stage.
+        **options: ``mmohem.OHEMSampler`` arguments.
 
     Returns:
         dict: To merge into ``model``; empty if the model has no R-CNN
         sampler.
     """
     model: dict = {}
-    containers = {}  # rcnn path -> its stages, in order
+    containers = {}  # rcnn path -> its (path, stage) pairs, in order
     for path, stage in rcnn_stages(cfg.model):
         container, _, index = path.rpartition('.')
         if index.isdigit():
-            containers.setdefault(container, []).append(stage)
+            containers.setdefault(container, []).append((path, stage))
         else:
             sampler = dict(
                 _delete_=True, **ohem_sampler(stage['sampler'], **options))
             _merge(model, _nest(path, dict(sampler=sampler)))
-    for container, stages in containers.items():
+    for container, cascade in containers.items():
         restated = []
-        for stage in stages:
+        for path, stage in cascade:
             stage = _plain(stage)
-            stage['sampler'] = ohem_sampler(stage['sampler'], **options)
+            if _mines(path, stage, stages):
+                stage['sampler'] = ohem_sampler(stage['sampler'], **options)
             restated.append(stage)
         _merge(model, _nest(container, restated))
     return model
+
+
+def _mines(path: str, stage: dict, stages: str) -> bool:
+    """Whether the stage at ``path`` gets mmohem's sampler: every stage
+    with ``stages='all'``; else all but a cascade's later stages, unless
+    such a stage names mmdet's OHEMSampler with mmohem's arguments (meant
+    for mmohem; as it is, it would not train)."""
+    return (stages == 'all' or not is_later_stage(path)
+            or bool(mmohem_arguments(stage['sampler'])))
 
 
 def _plain(value):
@@ -113,11 +132,16 @@ def _imports(cfg: Config) -> List[str]:
     return imports + [name for name in wanted if name not in imports]
 
 
-def render(src: str, dst: str, command: str, **options) -> str:
+def render(src: str,
+           dst: str,
+           command: str,
+           stages: str = 'first',
+           **options) -> str:
     """Text of the config that ``convert`` writes (see the module doc)."""
+    check_stages(stages)
     path = resolve_config(src)
     cfg = Config.fromfile(path)
-    model = ohem_overrides(cfg, **options)
+    model = ohem_overrides(cfg, stages, **options)
     if not model:
         raise ValueError(
             f'{src}: {cfg.model.get("type", "this model")} has no R-CNN '
@@ -128,15 +152,23 @@ def render(src: str, dst: str, command: str, **options) -> str:
         base = src
     else:
         base = osp.relpath(path, osp.dirname(osp.abspath(dst)))
-    num_stages = len(list(rcnn_stages(cfg.model)))
+    found = list(rcnn_stages(cfg.model))
+    cascade = any(path[-1].isdigit() for path, _ in found)
+    mined = [path for path, stage in found if _mines(path, stage, stages)]
     body = Config(
         dict(
             custom_imports=dict(
                 imports=_imports(cfg), allow_failed_imports=False),
             model=model)).pretty_text
+    where = f'its {len(mined)} R-CNN stage(s)'
+    if cascade and stages == 'first':
+        where = ('the first stage of each cascade; the later stages keep '
+                 'their samplers: their candidates are the previous '
+                 'stage\'s sampled RoIs, refined, with little left to mine '
+                 '(--stages all mines them too)')
     header = (f'Written by `{command}`: {src} with mmohem.OHEMSampler in '
-              f'its {num_stages} R-CNN stage(s); the RPN, the assigners and '
-              'everything else as there.')
+              f'{where}; the RPN, the assigners and everything else as '
+              'there.')
     mistyped = mistyped_samplers(cfg)
     if mistyped:
         print_log(
@@ -147,7 +179,7 @@ def render(src: str, dst: str, command: str, **options) -> str:
         header += (' The source named mmdet\'s OHEMSampler with mmohem\'s '
                    'arguments, which mmdet\'s sampler ignores; they are '
                    'kept here, for mmohem.OHEMSampler.')
-    if any(path[-1].isdigit() for path, _ in rcnn_stages(cfg.model)):
+    if cascade:
         header += (' The cascade stages are restated from the source with '
                    'only the sampler changed (a config cannot change a list '
                    'item by item); run the command again if the source\'s '
@@ -167,6 +199,7 @@ def convert(src: str,
             command: Optional[str] = None,
             force: bool = False,
             check: bool = True,
+            stages: str = 'first',
             **options) -> str:
     """Write the OHEM config of ``src`` to ``dst``.
 
@@ -179,6 +212,9 @@ def convert(src: str,
             ``default_scope``) before keeping the file, so that a bad
             sampler option fails here, naming the option, and no file is
             left behind.
+        stages (str): ``'first'`` (default): OHEM in a cascade's first
+            stage only; ``'all'``: in every stage. Models with one R-CNN
+            stage get it either way.
         **options: ``mmohem.OHEMSampler`` arguments.
 
     Returns:
@@ -189,7 +225,7 @@ def convert(src: str,
     if osp.exists(dst) and not force:
         raise FileExistsError(f'{dst} exists; pass --force to overwrite it')
     text = render(src, dst, command or f'mmohem convert {src} -o {dst}',
-                  **options)
+                  stages, **options)
     folder = osp.dirname(osp.abspath(dst))
     os.makedirs(folder, exist_ok=True)
     # written next to dst first (relative _base_ paths resolve the same),
