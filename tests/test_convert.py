@@ -56,6 +56,7 @@ OHEM, RANDOM = 'mmohem.OHEMSampler', 'RandomSampler'
     ('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py', 'first',
      [OHEM, RANDOM, RANDOM]),
     ('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py', 'all', [OHEM] * 3),
+    ('mmdet::htc/htc_r50_fpn_1x_coco.py', 'first', [OHEM, RANDOM, RANDOM]),
     ('mmdet::htc/htc_r50_fpn_1x_coco.py', 'all', [OHEM] * 3),
     ('downstream', 'first', [OHEM]),
 ])
@@ -74,8 +75,9 @@ def test_converted_config_trains_with_ohem_in_the_stages_asked(
     mined = [s for s in samplers(dumped) if s['type'] == OHEM]
     assert all(s['num'] == 128 and s['nms_iou_thr'] == 0.6 for s in mined)
     # the stages left alone are the source's, unchanged
-    assert [s for s in samplers(dumped) if s['type'] != OHEM] == \
-        [s for s in samplers(source)][len(mined):]
+    kept = [i for i, t in enumerate(expected) if t != OHEM]
+    assert [samplers(dumped)[i] for i in kept] == \
+        [samplers(source)[i] for i in kept]
     assert dumped.model.train_cfg.rpn.sampler.type == 'RandomSampler'
     assert assigners(dumped) == assigners(source)
     # mmohem and the fixes a converted config needs
@@ -200,11 +202,13 @@ def test_mmdets_sampler_with_mmohems_arguments_is_named_everywhere(
     assert "Write type='mmohem.OHEMSampler'" in outcome.detail
 
 
-def test_a_later_stage_with_mmdets_name_and_mmohems_arguments_is_mined():
+def test_a_later_stage_with_mmdets_name_and_mmohems_arguments_is_mined(
+        tmp_path):
     """With ``stages='first'`` the later stages keep their samplers, unless
     one names mmdet's OHEMSampler with mmohem's arguments: as it is, it
     would build mmdet's sampler and fail in training."""
-    from mmohem.tools.convert import ohem_overrides
+    from mmohem.tools.config_swap import swap_samplers
+    from mmohem.tools.convert import ohem_overrides, render
 
     def stage(sampler):
         return dict(assigner=dict(type='MaxIoUAssigner'), sampler=sampler)
@@ -219,6 +223,8 @@ def test_a_later_stage_with_mmdets_name_and_mmohems_arguments_is_mined():
                     rcnn=[stage(random),
                           stage(random),
                           stage(mistyped)]))))
+    src = tmp_path / 'mistyped_cascade.py'
+    src.write_text(cfg.pretty_text)
     rcnn = ohem_overrides(cfg, 'first')['train_cfg']['rcnn']
     assert [s['sampler']['type'] for s in rcnn] == [OHEM, RANDOM, OHEM]
     assert rcnn[1]['sampler'] == random
@@ -227,6 +233,17 @@ def test_a_later_stage_with_mmdets_name_and_mmohems_arguments_is_mined():
     assert rcnn[2]['sampler']['nms_iou_thr'] == 0.5
     every = ohem_overrides(cfg, 'all')['train_cfg']['rcnn']
     assert [s['sampler']['type'] for s in every] == [OHEM] * 3
+    # swap_samplers decides alike
+    assert swap_samplers(
+        cfg, stages='first') == [
+            'model.train_cfg.rcnn.0', 'model.train_cfg.rcnn.2'
+        ]
+    # and the written header says which stages were mined
+    header = render(str(src), str(tmp_path / 'out.py'), 'mmohem convert')
+    assert 'model.train_cfg.rcnn.2, which named mmdet' in \
+        ' '.join(header.replace('#', ' ').split())
+    with pytest.raises(ValueError, match="stages='third'"):
+        ohem_overrides(cfg, 'third')
 
 
 def test_swap_samplers_replaces_every_stage_or_a_cascades_first():

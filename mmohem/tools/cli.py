@@ -290,8 +290,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         choices=['first', 'all'],
         default='first',
         help='cascades (Cascade R-CNN, HTC, SCNet, ...): OHEM in the first '
-        'R-CNN stage only (default; the later stages keep SRC\'s samplers), '
-        'or in every stage. Models with one R-CNN stage get it either way')
+        'R-CNN stage (default; the later stages keep SRC\'s samplers, '
+        'whatever they are), or in every stage. Models with one R-CNN stage '
+        'get it either way')
     convert.add_argument(
         '--force', action='store_true', help='overwrite OUT if it exists')
     convert.add_argument(

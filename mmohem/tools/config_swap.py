@@ -66,6 +66,16 @@ def check_stages(stages: str) -> None:
                          "cascade only, 'all': in every stage)")
 
 
+def is_mined(path: str, stage: dict, stages: str) -> bool:
+    """Whether the R-CNN stage at ``path`` gets mmohem's sampler: every
+    stage with ``stages='all'``; with ``'first'``, all but a cascade's
+    later stages, and those too when one names mmdet's OHEMSampler with
+    mmohem's arguments (meant for mmohem; as written, it would not train).
+    """
+    return (stages == 'all' or not is_later_stage(path)
+            or bool(mmohem_arguments(stage['sampler'])))
+
+
 def has_key(tree, key: str) -> bool:
     """Whether a config tree (dicts and lists) sets ``key`` anywhere to
     something other than None."""
@@ -191,7 +201,8 @@ def swap_samplers(cfg,
             the new sampler dict. Defaults to :func:`ohem_sampler`.
         stages (str): ``'all'`` (every R-CNN stage, what the compatibility
             sweep checks) or ``'first'`` (a cascade's later stages keep
-            their samplers, as ``mmohem convert`` does by default).
+            the source's samplers, whatever they are, as ``mmohem convert``
+            does by default; see :func:`is_mined`).
         **options: Passed to ``make_sampler``.
 
     Returns:
@@ -209,7 +220,7 @@ def swap_samplers(cfg,
             'two-stage detector\'s R-CNN head. One-stage detectors, DETR-like '
             'models and RPN-only models have none.')
     changed = [(path, stage) for path, stage in found
-               if stages == 'all' or not is_later_stage(path)]
+               if is_mined(path, stage, stages)]
     for _, stage in changed:
         stage['sampler'] = make_sampler(stage['sampler'], **options)
     return [path for path, _ in changed]

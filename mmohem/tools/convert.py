@@ -22,9 +22,9 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
 from .config_files import mim_config_dir
-from .config_swap import (check_stages, has_key, is_later_stage,
-                          mistyped_message, mistyped_samplers,
-                          mmohem_arguments, ohem_sampler, rcnn_stages)
+from .config_swap import (check_stages, has_key, is_later_stage, is_mined,
+                          mistyped_message, mistyped_samplers, ohem_sampler,
+                          rcnn_stages)
 from .scope import build_model
 
 
@@ -69,8 +69,9 @@ def ohem_overrides(cfg: Config, stages: str = 'first', **options) -> dict:
 
     Args:
         cfg (Config): The source config.
-        stages (str): ``'first'``: a cascade's first stage only (its later
-            stages are restated with their own samplers); ``'all'``: every
+        stages (str): ``'first'``: a cascade's first stage (its later
+            stages are restated with the source's samplers, whatever they
+            are; see :func:`~.config_swap.is_mined`); ``'all'``: every
             stage.
         **options: ``mmohem.OHEMSampler`` arguments.
 
@@ -78,6 +79,7 @@ def ohem_overrides(cfg: Config, stages: str = 'first', **options) -> dict:
         dict: To merge into ``model``; empty if the model has no R-CNN
         sampler.
     """
+    check_stages(stages)
     model: dict = {}
     containers = {}  # rcnn path -> its (path, stage) pairs, in order
     for path, stage in rcnn_stages(cfg.model):
@@ -92,20 +94,11 @@ def ohem_overrides(cfg: Config, stages: str = 'first', **options) -> dict:
         restated = []
         for path, stage in cascade:
             stage = _plain(stage)
-            if _mines(path, stage, stages):
+            if is_mined(path, stage, stages):
                 stage['sampler'] = ohem_sampler(stage['sampler'], **options)
             restated.append(stage)
         _merge(model, _nest(container, restated))
     return model
-
-
-def _mines(path: str, stage: dict, stages: str) -> bool:
-    """Whether the stage at ``path`` gets mmohem's sampler: every stage
-    with ``stages='all'``; else all but a cascade's later stages, unless
-    such a stage names mmdet's OHEMSampler with mmohem's arguments (meant
-    for mmohem; as it is, it would not train)."""
-    return (stages == 'all' or not is_later_stage(path)
-            or bool(mmohem_arguments(stage['sampler'])))
 
 
 def _plain(value):
@@ -154,7 +147,7 @@ def render(src: str,
         base = osp.relpath(path, osp.dirname(osp.abspath(dst)))
     found = list(rcnn_stages(cfg.model))
     cascade = any(path[-1].isdigit() for path, _ in found)
-    mined = [path for path, stage in found if _mines(path, stage, stages)]
+    mined = [path for path, stage in found if is_mined(path, stage, stages)]
     body = Config(
         dict(
             custom_imports=dict(
@@ -163,9 +156,13 @@ def render(src: str,
     where = f'its {len(mined)} R-CNN stage(s)'
     if cascade and stages == 'first':
         where = ('the first stage of each cascade; the later stages keep '
-                 'their samplers: their candidates are the previous '
+                 'the source\'s samplers: their candidates are the previous '
                  'stage\'s sampled RoIs, refined, with little left to mine '
                  '(--stages all mines them too)')
+        later = [path for path in mined if is_later_stage(path)]
+        if later:
+            where += (f'; and in {", ".join(later)}, which named mmdet\'s '
+                      'OHEMSampler with mmohem\'s arguments')
     header = (f'Written by `{command}`: {src} with mmohem.OHEMSampler in '
               f'{where}; the RPN, the assigners and everything else as '
               'there.')
@@ -213,8 +210,9 @@ def convert(src: str,
             sampler option fails here, naming the option, and no file is
             left behind.
         stages (str): ``'first'`` (default): OHEM in a cascade's first
-            stage only; ``'all'``: in every stage. Models with one R-CNN
-            stage get it either way.
+            stage, the later stages keep the source's samplers (see
+            :func:`~.config_swap.is_mined`); ``'all'``: in every stage.
+            Models with one R-CNN stage get it either way.
         **options: ``mmohem.OHEMSampler`` arguments.
 
     Returns:
