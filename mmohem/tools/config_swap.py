@@ -15,8 +15,8 @@ DEFAULT_NUM = 512  # mmdet's R-CNN configs
 # only; a later stage's candidates are the previous stage's sampled RoIs,
 # refined, about as many as it keeps, so there is little left to mine and
 # NMS thins the positives that converged on each object (docs/results.md:
-# -4.5 AP in every stage, +1.5 in the first only, on the shapes benchmark,
-# 3 seeds)
+# -4.5 AP in every stage, +1.5, within the seed spread, in the first only,
+# on the shapes benchmark, 3 seeds)
 STAGE_CHOICES = ('first', 'all')
 
 

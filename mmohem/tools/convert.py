@@ -131,7 +131,6 @@ def render(src: str,
            stages: str = 'first',
            **options) -> str:
     """Text of the config that ``convert`` writes (see the module doc)."""
-    check_stages(stages)
     path = resolve_config(src)
     cfg = Config.fromfile(path)
     model = ohem_overrides(cfg, stages, **options)
