@@ -109,7 +109,10 @@ def test_each_line_shows_the_mean_over_its_interval(loop, tiny_coco, tmp_path):
 
 
 def test_a_cascade_is_logged_per_stage(tiny_coco, tmp_path):
+    from mmohem.tools.config_swap import swap_samplers
     cfg = tiny('cascade_rcnn_ohem_r50.py', tiny_coco, str(tmp_path))
+    # the shipped config mines the first stage; mine all three here
+    swap_samplers(cfg, stages='all')
     runner = Runner.from_cfg(cfg)
     probe = SamplingProbe()
     runner.register_hook(probe)
