@@ -18,7 +18,7 @@ of commit cf27130, after checking there that it selects exactly what the
 code at the time of writing selects; cf27130's package had matched the
 e93f2ef record on the machine before. Regenerate it the same way (the last
 landed commit's package, then the current code, both on the new machine,
-identical) when the machine changes."""
+identical, both with :data:`PINNED_ISA` set) when the machine changes."""
 import json
 import os
 import os.path as osp

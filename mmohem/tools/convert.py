@@ -145,7 +145,7 @@ def render(src: str,
     else:
         base = osp.relpath(path, osp.dirname(osp.abspath(dst)))
     found = list(rcnn_stages(cfg.model))
-    cascade = any(path[-1].isdigit() for path, _ in found)
+    cascade = any(is_later_stage(path) for path, _ in found)
     mined = [path for path, stage in found if is_mined(path, stage, stages)]
     body = Config(
         dict(
