@@ -3,7 +3,9 @@
 # has a GPU for a few minutes: the sampler calls and training steps against
 # mmdet's OHEMSampler and RandomSampler (float32, then autocast fp16 as
 # AmpOptimWrapper runs them), the GPU-vs-CPU agreement with the host syncs
-# per image, and the GPU tests. Each step writes its JSON as it finishes.
+# per image, the rotated NMS (mmcv's ops on their own, and one sample() call
+# on Oriented R-CNN's head where mmrotate is installed), and the GPU tests.
+# Each step writes its JSON as it finishes.
 #
 # Usage: bash benchmarks/gpu_all.sh [OUT_DIR] [NAME]
 #   (a CUDA build of torch, mmcv with CUDA ops, mmdet and mmohem installed;
@@ -21,5 +23,12 @@ run "$py" benchmarks/sampler_overhead.py --device cuda \
 run "$py" benchmarks/sampler_overhead.py --device cuda --amp \
     --out "$out/sampler_overhead_${name}_amp.json"
 run "$py" benchmarks/gpu_check.py --out "$out/gpu_check_$name.json"
+run "$py" benchmarks/rotated_nms.py --device cuda --reps 7
+if "$py" -c 'import mmrotate' 2>/dev/null; then
+    run "$py" benchmarks/rotated_sample.py --device cuda --reps 7 \
+        --out "$out/rotated_sample_$name.json"
+else
+    echo "== rotated_sample.py skipped: mmrotate is not installed"
+fi
 run "$py" -m pytest -q -p no:cacheprovider tests/test_gpu.py
 exit $status

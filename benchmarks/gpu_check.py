@@ -31,12 +31,13 @@ from mmohem_benchmark.synthetic_batch import sample_rcnn_input as _sample
 def _sample_and_losses(sampler, image):
     """One ``sample()`` call, and the per-RoI losses it ranked by."""
     scored = []
-    score = sampler._score
-    sampler._score = lambda *args: scored.append(score(*args)) or scored[-1]
+    score = sampler.roi_losses
+    sampler.roi_losses = lambda *args: scored.append(score(*args)) or scored[-1
+                                                                             ]
     try:
         result = _sample(sampler, image)
     finally:
-        del sampler._score  # back to the class's method
+        del sampler.roi_losses  # back to the class's method
     return result, scored[0]
 
 

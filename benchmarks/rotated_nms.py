@@ -4,9 +4,11 @@
 
 On ``--num`` random boxes in a 256-pixel image (rotated: random angles;
 axis-aligned: their enclosing boxes), 4 groups, NMS at 0.7: mmohem's
-``rotated_nms`` and ``horizontal_nms`` in a random rank order, and mmcv's
-``nms_rotated`` called directly, interleaved, ``--reps`` repetitions,
-median and interquartile range in seconds. Needs only mmcv's ops (either
+``rotated_nms`` and ``horizontal_nms`` in a random rank order over every
+box (no budget to stop at; ``benchmarks/rotated_sample.py`` measures a
+``sample()`` call, which has one), and mmcv's ``nms_rotated`` called
+directly, interleaved, ``--reps`` repetitions, median and interquartile
+range in seconds. Needs only mmcv's ops (either
 stack); runs on the CPU or a GPU (``--device cuda``).
 """
 import argparse

@@ -1,30 +1,22 @@
 """Research-only samplers for the ablation (``mmohem ablate``), not product
 defaults: they exist to measure what one of the paper's choices is worth.
 
-They subclass ``mmohem.OHEMSampler`` through its documented extension points
-and are registered under the scope ``mmohem_benchmark``
+They build on ``mmohem.OHEMSampler``'s public API (``sample()``,
+``roi_losses()``, ``mining_record``) and mmdet's ``RandomSampler``, and are
+registered under the scope ``mmohem_benchmark``
 (``type='mmohem_benchmark.ResearchOHEMSampler'``) when the benchmark's
 training process (:mod:`mmohem_benchmark.train_one`) imports this module;
 configs outside the benchmark should not use them.
 """
 import math
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
+from mmdet.models.task_modules.samplers import RandomSampler, SamplingResult
 from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 
-from mmohem.samplers import OHEMSampler, select_hard
-from mmohem.samplers.box_nms import horizontal_nms
+from mmohem.samplers import OHEMSampler
 from .registry import TASK_UTILS
-
-
-@contextmanager
-def _no_grad_as_is(module, stateful=()) -> Iterator[None]:
-    """No gradients, but the modules keep their current (training) mode."""
-    with torch.no_grad():
-        yield
 
 
 @TASK_UTILS.register_module()
@@ -37,7 +29,10 @@ class TrainModeScoringOHEMSampler(OHEMSampler):
 
     Research only: it isolates the scoring mode in the ablation.
     """
-    _scoring_context = staticmethod(_no_grad_as_is)
+
+    def roi_losses(self, *args, **kwargs):
+        kwargs['read_only'] = False
+        return super().roi_losses(*args, **kwargs)
 
 
 @TASK_UTILS.register_module()
@@ -47,42 +42,85 @@ class ResearchOHEMSampler(OHEMSampler):
     product sampler.
 
     Args:
+        num (int): RoIs per image, mined and drawn at random together.
         warmup_iters (int): For the first ``warmup_iters`` training
-            iterations (mmengine's message hub says which), sample like
-            ``RandomSampler``: random RoIs, at most ``pos_fraction`` (0.25 if
-            None) of them foreground, no scoring forward. Defaults to 0.
+            iterations (mmengine's message hub says which), sample with
+            mmdet's ``RandomSampler``: at most ``pos_fraction`` (0.25 if
+            None) of the RoIs foreground, no scoring forward. Defaults to 0.
         random_fraction (float): Share of ``num`` drawn at random from the
-            candidates that mining did not pick (part hard, part random).
-            Defaults to 0.
+            candidates that mining did not pick (part hard, part random);
+            the mining statistics describe the mined part. Defaults to 0.
         num_random_rois (int): Random boxes added to each image's candidates
             (a wider pool, with the easy background an RPN filters out),
             labelled by the RoI head's own assigner. Defaults to 0.
-        **kwargs: ``mmohem.OHEMSampler``'s arguments.
+        **kwargs: ``mmohem.OHEMSampler``'s other arguments.
     """
 
     def __init__(self,
+                 num: int,
                  *args,
                  warmup_iters: int = 0,
                  random_fraction: float = 0.0,
                  num_random_rois: int = 0,
                  **kwargs) -> None:
-        super().__init__(*args, **kwargs)
         if not 0 <= random_fraction < 1:
             raise ValueError('random_fraction must be in [0, 1), got '
                              f'{random_fraction!r}')
+        self.num_random = int(round(num * random_fraction))
+        # the mined part's budget
+        super().__init__(num - self.num_random, *args, **kwargs)
         self.warmup_iters = warmup_iters
-        self.random_fraction = random_fraction
         self.num_random_rois = num_random_rois
+        self.random_sampler = RandomSampler(
+            num,
+            self.pos_fraction or 0.25,
+            neg_pos_ub=self.neg_pos_ub,
+            add_gt_as_proposals=self.add_gt_as_proposals)
 
     def _warming_up(self) -> bool:
         iteration = MessageHub.get_current_instance().get_info('iter')
         return iteration is not None and iteration < self.warmup_iters
 
-    def _candidates(self, assign_result, pred_instances, gt_instances, feats):
-        priors, gt_flags = super()._candidates(assign_result, pred_instances,
-                                               gt_instances, feats)
-        if not self.num_random_rois:
-            return priors, gt_flags
+    def sample(self,
+               assign_result,
+               pred_instances,
+               gt_instances,
+               feats=None,
+               **kwargs) -> SamplingResult:
+        if self._warming_up():
+            return self.random_sampler.sample(assign_result, pred_instances,
+                                              gt_instances)
+        if self.num_random_rois:
+            pred_instances = self._widen(assign_result, pred_instances,
+                                         gt_instances, feats)
+        hard = super().sample(
+            assign_result, pred_instances, gt_instances, feats=feats)
+        if not self.num_random:
+            return hard
+        # random keys; the mined and the unselectable RoIs are never drawn
+        mined = self.mining_record[-1]
+        keys = torch.rand(len(mined.loss), device=mined.loss.device)
+        keys[torch.cat([hard.pos_inds, hard.neg_inds])] = -1
+        keys[mined.selection.groups > self.bbox_head.num_classes] = -1
+        drawn = keys.topk(min(self.num_random, len(keys))).indices
+        drawn = drawn[keys[drawn] >= 0]
+        is_pos = mined.groups[drawn] < self.bbox_head.num_classes
+        gt_flags = torch.zeros(
+            len(mined.loss), dtype=torch.uint8, device=drawn.device)
+        if self.add_gt_as_proposals:
+            gt_flags[:hard.num_gts] = 1
+        return SamplingResult(
+            pos_inds=torch.cat([hard.pos_inds, drawn[is_pos]]),
+            neg_inds=torch.cat([hard.neg_inds, drawn[~is_pos]]),
+            priors=mined.priors,
+            gt_bboxes=gt_instances.bboxes,
+            assign_result=assign_result,
+            gt_flags=gt_flags)
+
+    def _widen(self, assign_result, pred_instances, gt_instances, feats):
+        """``pred_instances`` with ``num_random_rois`` random boxes after
+        the proposals; ``assign_result`` extended with their assignment."""
+        priors = pred_instances.priors
         extractor = self.of_stage(self.context.bbox_roi_extractor)
         # the padded input's extent, from the finest feature map
         height, width = (
@@ -97,41 +135,7 @@ class ResearchOHEMSampler(OHEMSampler):
         assign_result.max_overlaps = torch.cat(
             [assign_result.max_overlaps, more.max_overlaps])
         assign_result.labels = torch.cat([assign_result.labels, more.labels])
-        return (torch.cat([priors, extra.to(priors.dtype)]),
-                torch.cat([gt_flags, gt_flags.new_zeros(len(extra))]))
-
-    def _score(self, feats, boxes, groups, targets, *args):
-        if self._warming_up():  # random "losses": a random order
-            return torch.rand(len(boxes), device=boxes.device)
-        return super()._score(feats, boxes, groups, targets, *args)
-
-    def _select(self, loss, boxes, groups, nms=horizontal_nms):
-        num_classes = self.bbox_head.num_classes
-        if self._warming_up():
-            return select_hard(
-                loss,
-                boxes,
-                groups,
-                num_classes,
-                self.num,
-                pos_fraction=self.pos_fraction or 0.25,
-                nms_iou_thr=None,
-                neg_pos_ub=self.neg_pos_ub)
-        num_random = int(round(self.num * self.random_fraction))
-        hard = super()._select(
-            loss, boxes, groups, self.num - num_random, nms=nms)
-        if not num_random:
-            return hard
-        # random keys; the mined and the invalid RoIs can never be drawn
-        keys = torch.rand(len(loss), device=loss.device)
-        keys[torch.cat([hard.pos_inds, hard.neg_inds])] = -1
-        keys[groups > num_classes] = -1
-        drawn = keys.topk(min(num_random, len(keys))).indices
-        drawn = drawn[keys[drawn] >= 0]
-        is_pos = groups[drawn] < num_classes
-        return hard._replace(
-            pos_inds=torch.cat([hard.pos_inds, drawn[is_pos]]),
-            neg_inds=torch.cat([hard.neg_inds, drawn[~is_pos]]))
+        return InstanceData(priors=torch.cat([priors, extra.to(priors.dtype)]))
 
 
 def _random_boxes(num: int, width: int, height: int, device) -> torch.Tensor:

@@ -5,13 +5,14 @@ on PYTHONPATH).
 
 - ``RankLossProbe``: every rank writes its losses to a file.
 - ``SamplingProbe``: per iteration, what each OHEMSampler call returned,
-  read from its SamplingResult and from the scoring pass's losses, not from
-  the sampler's own statistics.
+  read from its SamplingResult, with every candidate's loss computed by the
+  RoI head's own loss (``helpers.heads_own_losses``), not by the sampler.
 """
 import json
 import os.path as osp
 
 import torch
+from helpers import heads_own_losses
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
@@ -39,34 +40,46 @@ class SamplingProbe(Hook):
     """Records ``self.iters[i]``: one dict per ``sample()`` call of
     iteration i+1, with ``stage`` (the sampler's index in its head's list;
     0 for a single sampler) and the statistics MiningStatsHook logs,
-    computed here from the call's SamplingResult and its scored losses. With
-    ``write=True`` each rank also writes them to
-    ``rank<r>_sampling.jsonl``."""
+    computed here from the call's SamplingResult and the head's own losses
+    of its candidates (in eval mode, as mmohem scores). With ``write=True``
+    each rank also writes them to ``rank<r>_sampling.jsonl``."""
     priority = 'VERY_HIGH'
 
     def __init__(self, write: bool = False) -> None:
         self.write = write
         self.iters = []
-        self._scored = None
 
     def before_train(self, runner):
-        for stage, _, sampler in head_samplers(runner.model):
+        for index, _, sampler in head_samplers(runner.model):
             if isinstance(sampler, OHEMSampler):
-                self._wrap(sampler, stage)
+                self._wrap(sampler, index)
 
-    def _wrap(self, sampler, stage):
-        score, sample = sampler._score, sampler.sample
+    def _wrap(self, sampler, index):
+        sample, head = sampler.sample, sampler.context
 
-        def scored(*args, **kwargs):
-            self._scored = score(*args, **kwargs)
-            return self._scored
-
-        def sampled(*args, **kwargs):
-            result = sample(*args, **kwargs)
-            self.iters[-1].append(_call_stats(stage, self._scored, result))
+        def sampled(assign_result,
+                    pred_instances,
+                    gt_instances,
+                    feats=None,
+                    **kwargs):
+            result = sample(
+                assign_result,
+                pred_instances,
+                gt_instances,
+                feats=feats,
+                **kwargs)
+            # the candidates, as sample() extended them with the GT
+            priors = sampler.mining_record[-1].priors
+            was_training = head.training
+            head.eval()
+            with torch.no_grad():
+                loss, _ = heads_own_losses(head, sampler.stage, feats, priors,
+                                           gt_instances, assign_result)
+            head.train(was_training)
+            self.iters[-1].append(_call_stats(index, loss, result))
             return result
 
-        sampler._score, sampler.sample = scored, sampled
+        sampler.sample = sampled
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         self.iters.append([])

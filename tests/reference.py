@@ -91,6 +91,18 @@ def reference_select(loss,
                    or iou(boxes[i], boxes[j]) <= nms_iou_thr for j in kept):
                 kept.append(i)
         order = kept
+    return reference_budget(order, labels, num, pos_fraction, neg_pos_ub,
+                            min_negatives)
+
+
+def reference_budget(order,
+                     labels,
+                     num,
+                     pos_fraction,
+                     neg_pos_ub=-1,
+                     min_negatives=0):
+    """Sorted (pos, neg) indices taken from ``order`` (what NMS kept,
+    hardest first) by the budget rules of :func:`reference_select`."""
     positives = [i for i in order if labels[i] < NUM_CLASSES]
     negatives = [i for i in order if labels[i] == NUM_CLASSES]
     if pos_fraction is None:
@@ -161,14 +173,14 @@ def rotated_iou(a, b):
     return inter_area / union if union > 0 else 0.
 
 
-def reference_rotated_nms(loss, boxes, labels, iou_thr):
+def reference_rotated_nms(loss, boxes, labels, iou_thr, agnostic=False):
     """Greedy class-aware NMS in loss order (ties by index) with the rotated
     IoU; a box is suppressed at IoU >= ``iou_thr`` with a kept one of its
-    label (mmcv's CPU kernel's rule)."""
+    label (any label with ``agnostic``; mmcv's CPU kernel's rule)."""
     loss, boxes, labels = loss.tolist(), boxes.tolist(), labels.tolist()
     kept = []
     for i in sorted(range(len(loss)), key=lambda i: (-loss[i], i)):
-        if all(labels[j] != labels[i]
+        if all(not agnostic and labels[j] != labels[i]
                or rotated_iou(boxes[i], boxes[j]) < iou_thr for j in kept):
             kept.append(i)
     return kept

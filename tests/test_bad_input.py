@@ -45,7 +45,7 @@ def checkpoints(files):
 
 
 def ohem_stats(runner):
-    return runner.model.roi_head.bbox_sampler.pop_stats()
+    return runner.model.roi_head.bbox_sampler.mining_record.pop()
 
 
 @pytest.fixture(scope='module')

@@ -24,7 +24,7 @@ def _sample(head, image):
     feats, proposals, gt = image
     result = head.bbox_sampler.sample(
         assign(proposals, gt), proposals, gt, feats=feats)
-    return result, head.bbox_sampler.pop_stats()[-1]
+    return result, head.bbox_sampler.mining_record.pop()[-1]
 
 
 @pytest.mark.parametrize('pos_fraction', [None, 0.25])

@@ -105,7 +105,7 @@ def test_scoring_losses_equal_the_heads_own_training_losses(name):
 
         feats = [level[1:2] for level in x]  # what the RoI head passes
         with torch.no_grad():
-            scored = sampler._score(feats, boxes, labels, targets)
+            scored = sampler.roi_losses(feats, boxes, labels, targets)
             expected = head_loss_per_roi(head, stage, x, boxes, labels,
                                          targets,
                                          reference_inputs(head, x, which))

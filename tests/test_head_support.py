@@ -51,7 +51,7 @@ def test_head_without_deltas_ranks_by_classification_loss(log_records):
     targets = gt.bboxes[(assigned.gt_inds - 1).clamp(min=0)]
     assert (labels < 3).sum() > 10
     with torch.no_grad():
-        scored = sampler._score(feats, boxes, labels, targets)
+        scored = sampler.roi_losses(feats, boxes, labels, targets)
         head.eval()
         cls, _ = head.bbox_head(
             head.bbox_roi_extractor(feats, bbox2roi([boxes])))
@@ -144,7 +144,7 @@ def test_registered_scoring_inputs_are_used_in_the_scoring_pass(register):
     boxes = proposals.priors
     labels = torch.full((len(boxes), ), 3)
     with torch.no_grad():
-        scored = head.bbox_sampler._score(feats, boxes, labels, boxes)
+        scored = head.bbox_sampler.roi_losses(feats, boxes, labels, boxes)
         head.eval()
         out = head._bbox_forward(feats, bbox2roi([boxes]),
                                  **image_scale(head, feats))

@@ -13,7 +13,7 @@ def sample(head, feats, proposals, gt):
     result = head.bbox_sampler.sample(
         assign(proposals, gt), proposals, gt, feats=feats)
     picked = set(result.pos_inds.tolist() + result.neg_inds.tolist())
-    return picked, head.bbox_sampler.pop_stats()[0]
+    return picked, head.bbox_sampler.mining_record.pop()[0]
 
 
 def test_bf16_autocast_ranks_in_fp32_and_selects_the_same_up_to_ties():

@@ -13,7 +13,8 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from reference import candidates, reference_losses
 
-from mmohem.samplers import MAX_STATS, per_roi_loss, select_hard
+from mmohem.samplers import per_roi_loss, select_hard
+from mmohem.samplers.mining_record import MAX_IMAGES
 
 # --- side effects -------------------------------------------------------
 
@@ -67,7 +68,7 @@ def test_scoring_runs_in_eval_mode():
     head.train()
     head.bbox_sampler.sample(
         assign(proposals, no_gt), proposals, no_gt, feats=feats)
-    stats = head.bbox_sampler.pop_stats()[0]
+    stats = head.bbox_sampler.mining_record.pop()[0]
     assert eval_loss != pytest.approx(train_loss, rel=1e-3)
     assert stats['loss_all'].item() == pytest.approx(eval_loss, rel=1e-5)
 
@@ -81,7 +82,7 @@ def test_scoring_needs_no_gradient_and_builds_no_graph():
             lambda t: saved.append(t.shape) or t, lambda t: t):
         head.bbox_sampler.sample(
             assign(proposals, gt), proposals, gt, feats=feats)
-    stats = head.bbox_sampler.pop_stats()[0]
+    stats = head.bbox_sampler.mining_record.pop()[0]
     assert not stats['loss_all'].requires_grad
     # with features and weights that require gradients, nothing was saved:
     # the scoring forward ran without autograd
@@ -241,12 +242,9 @@ def test_loss_keys_select_the_ranking_terms(keys, weights):
     priors, labels, matched = candidates(proposals, gt, assign_result)
     expected = reference_losses(head, feats, priors, labels, matched, False,
                                 *weights)
-    scored = []
-    score = head.bbox_sampler._score
-    head.bbox_sampler._score = lambda *a, **k: scored.append(score(*a, **k)
-                                                             ) or scored[-1]
     head.bbox_sampler.sample(assign_result, proposals, gt, feats=feats)
-    assert torch.allclose(scored[0], expected, rtol=1e-5, atol=1e-6)
+    scored = head.bbox_sampler.mining_record[-1].loss
+    assert torch.allclose(scored, expected, rtol=1e-5, atol=1e-6)
     assert expected.abs().sum() > 0
 
 
@@ -270,7 +268,7 @@ def test_cascade_stage_samplers_score_with_their_own_stage():
     for stage, sampler in enumerate(head.bbox_sampler):
         sampler.sample(
             assign(proposals.clone(), gt), proposals.clone(), gt, feats=feats)
-        stats = sampler.pop_stats()[0]
+        stats = sampler.mining_record.pop()[0]
         assert stats['loss_all'].item() == pytest.approx(own[stage], rel=1e-5)
 
 
@@ -283,14 +281,14 @@ def roi_head_inputs(seed):
     return tuple(feats), [proposals], [sample]
 
 
-def test_cascade_roi_head_trains_with_ohem_in_every_stage():
+def test_cascade_roi_head_trains_with_ohem_in_every_stage_smoke():
     head = build_cascade_head(num=32)
     losses = head.loss(*roi_head_inputs(seed=11))
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
     total.backward()
     for sampler in head.bbox_sampler:
-        stats = sampler.pop_stats()
+        stats = sampler.mining_record.pop()
         assert len(stats) == 1
         assert stats[0]['num_selected'] == 32
 
@@ -389,7 +387,7 @@ def test_nan_features_do_not_crowd_out_finite_rois():
     feats[0][..., :8, :8] = float('nan')  # top-left corner poisoned
     result = head.bbox_sampler.sample(
         assign(proposals, gt), proposals, gt, feats=feats)
-    stats = head.bbox_sampler.pop_stats()[0]
+    stats = head.bbox_sampler.mining_record.pop()[0]
     assert stats['num_nonfinite'] > 0
     assert torch.isfinite(stats['loss_selected'])
     assert len(result.neg_inds) == 16
@@ -461,16 +459,18 @@ def test_stats_are_kept_for_the_last_images_only():
     head = build_roi_head(num=4)
     sampler = head.bbox_sampler
     seen = []
-    for seed in range(MAX_STATS + 5):
+    for seed in range(MAX_IMAGES + 5):
         feats, proposals, gt = random_image(
             seed=seed, num_gts=1, num_proposals=seed % 7)
         seen.append(len(proposals) + 1)  # candidates: proposals + the GT
         sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
-    assert [int(s['num_candidates'])
-            for s in sampler.peek_stats(last=3)] == seen[-3:]
-    stats = sampler.pop_stats()
-    assert [int(s['num_candidates']) for s in stats] == seen[-MAX_STATS:]
-    assert sampler.pop_stats() == [] and sampler.peek_stats() == []
+    assert [
+        int(s['num_candidates']) for s in sampler.mining_record.peek(last=3)
+    ] == seen[-3:]
+    stats = sampler.mining_record.pop()
+    assert [int(s['num_candidates']) for s in stats] == seen[-MAX_IMAGES:]
+    assert sampler.mining_record.pop() == []
+    assert sampler.mining_record.peek() == []
 
 
 def test_pool_statistics_count_far_and_easy_candidates():
@@ -479,7 +479,7 @@ def test_pool_statistics_count_far_and_easy_candidates():
     assigned = assign(proposals, gt)
     sampler = head.bbox_sampler
     sampler.sample(assigned, proposals, gt, feats=feats)
-    stats = sampler.pop_stats()[0]
+    stats = sampler.mining_record.pop()[0]
     # the candidates: the GT boxes (IoU 1 with themselves), then proposals
     overlaps = assigned.max_overlaps  # extended with the GT rows by sample
     boxes, labels, matched = candidates(proposals, gt, assign(proposals, gt))

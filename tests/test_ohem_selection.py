@@ -46,7 +46,7 @@ def test_selection_equals_reference(pos_fraction, nms_iou_thr, agnostic):
     assert len(expected_pos) > 0 and len(expected_neg) > 0
     assert len(expected_pos) + len(expected_neg) == 48
     # the losses behind the ranking are the reference's, not just the order
-    stats = head.bbox_sampler.pop_stats()[-1]
+    stats = head.bbox_sampler.mining_record.pop()[-1]
     chosen = expected_pos + expected_neg
     assert stats['loss_selected'].item() == pytest.approx(
         expected_loss[chosen].mean().item(), rel=1e-5)
@@ -62,7 +62,7 @@ def test_selection_mines_hard_examples_not_random_ones():
     head = build_roi_head(num=32)
     feats, proposals, gt = random_image(seed=2)
     head.bbox_sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
-    stats = head.bbox_sampler.pop_stats()[0]
+    stats = head.bbox_sampler.mining_record.pop()[0]
     assert stats['loss_selected'] > 1.5 * stats['loss_all']
     assert stats['num_kept'] < stats['num_candidates']  # NMS removed some
 
@@ -105,7 +105,7 @@ def test_chunked_scoring_equals_one_pass():
         results.append(
             head.bbox_sampler.sample(
                 assign(proposals, gt), proposals, gt, feats=feats))
-        results[-1].loss = head.bbox_sampler.pop_stats()[0]['loss_all']
+        results[-1].loss = head.bbox_sampler.mining_record.pop()[0]['loss_all']
     assert torch.equal(results[0].pos_inds, results[1].pos_inds)
     assert torch.equal(results[0].neg_inds, results[1].neg_inds)
     assert math.isclose(results[0].loss, results[1].loss, rel_tol=1e-6)

@@ -3,9 +3,11 @@ import copy
 
 import pytest
 import torch
-from helpers import BBOX_HEAD, CHANNELS, assign, build_roi_head, random_image
+from helpers import (BBOX_HEAD, CHANNELS, NUM_CLASSES, assign, build_roi_head,
+                     random_image)
 from mmdet.structures.bbox import bbox_overlaps
 from mmengine.logging import MessageHub
+from reference import candidates, reference_losses, reference_select
 
 import mmohem_benchmark.research_samplers  # noqa: F401 (registers them)
 
@@ -16,7 +18,8 @@ def run(head, seed=0, **image):
     feats, proposals, gt = random_image(seed=seed, **image)
     result = head.bbox_sampler.sample(
         assign(proposals, gt), proposals, gt, feats=feats)
-    return result, head.bbox_sampler.pop_stats()[-1]
+    stats = head.bbox_sampler.mining_record.pop()
+    return result, stats[-1] if stats else None
 
 
 def at_iteration(iteration):
@@ -33,7 +36,8 @@ def test_warmup_samples_at_random_with_a_quota_then_mines():
     try:
         at_iteration(4)
         torch.manual_seed(0)
-        first, _ = run(research)
+        first, mined = run(research)
+        assert mined is None  # no scoring pass: nothing mined to record
         torch.manual_seed(1)
         second, _ = run(research)
         assert selected(first) != selected(second)  # random
@@ -47,13 +51,32 @@ def test_warmup_samples_at_random_with_a_quota_then_mines():
 
 
 def test_random_fraction_keeps_the_hard_half_and_draws_the_rest():
-    hard = build_roi_head(num=16)
+    """The mined half is the reference's top 16 (losses and NMS computed by
+    hand, tests/reference.py); the other 16 are distinct candidates that
+    mining did not pick, none ignored, and they differ with the seed."""
     mixed = build_roi_head(num=32, type=RESEARCH, random_fraction=0.5)
-    hard_result, _ = run(hard)
-    mixed_result, _ = run(mixed)
-    chosen = selected(mixed_result)
-    assert len(chosen) == len(set(chosen)) == 32
-    assert set(selected(hard_result)) <= set(chosen)
+    feats, proposals, gt = random_image(seed=0)
+    assigned = assign(proposals, gt)
+    priors, labels, matched = candidates(proposals, gt, assigned)
+    loss = reference_losses(mixed, feats, priors, labels, matched, False)
+    hard_pos, hard_neg = reference_select(loss, priors, labels, 16, None, 0.7)
+    draws = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        result = mixed.bbox_sampler.sample(
+            assign(proposals, gt), proposals, gt, feats=feats)
+        chosen = selected(result)
+        assert len(chosen) == len(set(chosen)) == 32
+        assert set(hard_pos + hard_neg) <= set(chosen)
+        drawn = set(chosen) - set(hard_pos + hard_neg)
+        assert len(drawn) == 16
+        # foreground or background by their own labels
+        assert set(result.pos_inds.tolist()) == {
+            i
+            for i in chosen if labels[i] < NUM_CLASSES
+        }
+        draws.append(drawn)
+    assert draws[0] != draws[1]
 
 
 def test_random_rois_widen_the_pool_and_are_labelled_by_the_assigner():
@@ -63,21 +86,21 @@ def test_random_rois_widen_the_pool_and_are_labelled_by_the_assigner():
     num_before = len(gt.bboxes) + len(proposals.priors)
 
     assigned = assign(proposals, gt)
-    candidates, gt_flags = sampler._candidates(assigned, proposals, gt, feats)
-    assert len(candidates) == len(gt_flags) == num_before + 200
+    result = sampler.sample(assigned, proposals, gt, feats=feats)
+    candidates = sampler.mining_record[-1].priors
+    assert len(candidates) == num_before + 200
     assert len(assigned.gt_inds) == num_before + 200  # extended in place
     extra = candidates[num_before:]
     size = feats[0].shape[-1] * 4  # the extractor's stride
     assert (extra >= 0).all() and (extra <= size + 1e-3).all()
     assert ((extra[:, 2:] - extra[:, :2]) >= 8 - 1e-3).all()
-    assert not gt_flags[num_before:].any()
+    # a random box selected as foreground is not flagged as a GT box
+    assert not result.pos_is_gt[result.pos_inds >= num_before].any()
     # labelled as the head's assigner labels them (IoU >= 0.5: foreground)
     iou = bbox_overlaps(extra, gt.bboxes).max(1).values
     assert torch.equal(assigned.gt_inds[num_before:] > 0, iou >= 0.5)
     assert torch.allclose(assigned.max_overlaps[num_before:], iou)
-
-    sampler.sample(assign(proposals, gt), proposals, gt, feats=feats)
-    assert sampler.pop_stats()[0]['num_candidates'] == num_before + 200
+    assert sampler.mining_record.pop()[0]['num_candidates'] == num_before + 200
 
 
 def test_train_mode_scoring_uses_batch_statistics():

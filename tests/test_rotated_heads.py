@@ -12,8 +12,7 @@ import math
 
 import pytest
 import torch
-from helpers import roi_head_from_config
-from mmdet.models.task_modules.samplers import SamplingResult
+from helpers import heads_own_losses, roi_head_from_config
 from mmdet.structures.bbox import bbox2roi, get_box_tensor
 from mmengine.structures import InstanceData
 
@@ -71,44 +70,6 @@ def candidates(gen, gt, rotated, num=200):
         priors=priors if rotated else priors.convert_to('hbox'))
 
 
-def head_loss_per_roi(head, stage, x, proposals, gt, assign):
-    """Training forward and the head's own unreduced loss (its own targets
-    from a SamplingResult of every RoI), image 1 of the batch."""
-    bbox_head = head.bbox_head[stage] if stage is not None else head.bbox_head
-    rcnn_cfg = head.train_cfg[stage] if stage is not None else head.train_cfg
-    num_classes = bbox_head.num_classes
-    fg = assign.gt_inds > 0
-    order = torch.cat([fg.nonzero().view(-1), (~fg).nonzero().view(-1)])
-    result = SamplingResult(
-        pos_inds=fg.nonzero().view(-1),
-        neg_inds=(~fg).nonzero().view(-1),
-        priors=proposals.priors,
-        gt_bboxes=gt.bboxes,
-        assign_result=assign,
-        gt_flags=torch.zeros(len(order), dtype=torch.uint8))
-    boxes = get_box_tensor(proposals.priors)[order]
-    rois = bbox2roi([boxes[:0], boxes])  # image 1 of the batch
-    args = (x, rois) if stage is None else (stage, x, rois)
-    out = head._bbox_forward(*args)
-    extra = [out[k] for k in ('fix_pred', 'ratio_pred') if k in out]
-    losses = bbox_head.loss_and_target(
-        out['cls_score'],
-        out['bbox_pred'],
-        *extra,
-        rois, [result],
-        rcnn_train_cfg=rcnn_cfg,
-        reduction_override='none')['loss_bbox']
-    per_roi = losses['loss_cls'].clone()
-    num_fg = int(fg.sum())
-    if num_fg:
-        per_roi[:num_fg] += losses['loss_bbox'].view(num_fg, -1).sum(1)
-    expected = torch.empty_like(per_roi)
-    expected[order] = per_roi
-    labels = torch.where(fg, assign.labels,
-                         torch.full_like(assign.labels, num_classes))
-    return expected, labels
-
-
 @pytest.mark.parametrize('with_gt', [True, False])
 @pytest.mark.parametrize('name', list(HEADS))
 def test_scoring_losses_equal_the_heads_own_training_losses(name, with_gt):
@@ -137,8 +98,8 @@ def test_scoring_losses_equal_the_heads_own_training_losses(name, with_gt):
         if with_gt:
             assert (assign.gt_inds > 0).sum() > 10  # foreground is scored
         with torch.no_grad():
-            expected, labels = head_loss_per_roi(head, stage, x, proposals, gt,
-                                                 assign)
+            expected, labels = heads_own_losses(
+                head, stage, x, proposals.priors, gt, assign, image=1)
             gt_boxes = get_box_tensor(gt.bboxes)
             if with_gt:
                 targets = gt_boxes[(assign.gt_inds - 1).clamp(min=0)]
@@ -146,9 +107,11 @@ def test_scoring_losses_equal_the_heads_own_training_losses(name, with_gt):
                 targets = get_box_tensor(
                     proposals.priors.convert_to(type(gt.bboxes)))
             boxes = get_box_tensor(proposals.priors)
-            scored = sampler._score(
-                [level[1:2] for level in x], boxes, labels, targets,
-                BoxTypes(type(proposals.priors), type(gt.bboxes)))
+            scored = sampler.roi_losses([level[1:2] for level in x], boxes,
+                                        labels, targets,
+                                        BoxTypes(
+                                            type(proposals.priors),
+                                            type(gt.bboxes)))
         assert torch.allclose(scored, expected, rtol=1e-4, atol=1e-5), \
             (name, stage, (scored - expected).abs().max())
 
@@ -170,7 +133,7 @@ def test_rotated_rois_are_selected_with_the_rotated_nms():
     proposals = candidates(gen, gt, rotated=True)
     assign = head.bbox_assigner.assign(proposals, gt)
     result = sampler.sample(assign, proposals, gt, feats=x)
-    [record] = sampler._records
+    [record] = sampler.mining_record
     groups = record.selection.groups
     boxes = get_box_tensor(record.priors).tolist()  # the candidates
     kept = reference_rotated_nms(record.loss, torch.tensor(boxes), groups, 0.7)
@@ -241,3 +204,111 @@ def test_gliding_vertex_says_which_terms_it_ranks_without():
     # a head with only loss_cls and loss_bbox leaves nothing out
     assert unscored_terms(
         build_roi_head(HEADS['oriented_rcnn']).bbox_head, LOSS_KEYS) == []
+
+
+def test_non_finite_rotated_candidates_are_neither_scored_nor_selected():
+    """A diverging RPN's rotated proposals (NaN centres, infinite angles,
+    infinite widths: 25 of 300) are kept out of the scoring pass, where
+    mmcv's CPU RoIAlignRotated can crash the process on them, and out of
+    the selection; they are counted as non-finite, and the rest is
+    selected as if they were not there. Empty boxes are scored as finite
+    background, as in the axis-aligned path."""
+    head = build_roi_head(HEADS['oriented_rcnn'])
+    sampler = head.bbox_sampler
+    sampler.num = 400  # more than NMS leaves: the budget is short
+    gen = torch.Generator().manual_seed(5)
+    x = [
+        torch.randn(1, 256, IMG // s, IMG // s, generator=gen) for s in STRIDES
+    ]
+    gt = rotated_gt(gen, sampler.bbox_head.num_classes, quadri=False)
+    clean = candidates(gen, gt, rotated=True, num=240)
+    boxes = clean.priors.tensor.clone()
+    boxes[10:20, 0] = float('nan')
+    boxes[20:30, 4] = float('inf')
+    boxes[30:35, 2] = float('-inf')
+    boxes[35, 2:4] = 0.  # empty
+    clean.priors.tensor[35, 2:4] = 0.
+    proposals = InstanceData(priors=RotatedBoxes(boxes))
+    # what reaches the RoI op (whether the op crashes on a NaN depends on
+    # where its out-of-bounds read lands)
+    extract = head.bbox_roi_extractor.forward
+    seen = []
+    head.bbox_roi_extractor.forward = lambda feats, rois, *args: (
+        seen.append(rois) or extract(feats, rois, *args))
+    result = sampler.sample(
+        head.bbox_assigner.assign(proposals, gt), proposals, gt, feats=x)
+    del head.bbox_roi_extractor.forward
+    assert all(torch.isfinite(rois).all() for rois in seen)
+    stats = sampler.mining_record.pop()[0]
+    num_gts = len(gt.bboxes)
+    assert stats['num_nonfinite'] == 25
+    assert stats['num_candidates'] == len(boxes) + num_gts
+    assert torch.isfinite(stats['loss_all'])
+    # as if they were not there: the same RoIs as without them
+    keep = [i for i in range(len(boxes)) if not 10 <= i < 35]
+    without = InstanceData(priors=clean.priors[keep])
+    expected = sampler.sample(
+        head.bbox_assigner.assign(without, gt), without, gt, feats=x)
+    shift = torch.tensor([0] * (num_gts + 10) + [25] * (len(keep) - 10))
+    for got, want in ((result.pos_inds, expected.pos_inds),
+                      (result.neg_inds, expected.neg_inds)):
+        assert got.tolist() == (want + shift[want]).tolist()
+    # the empty box is an ordinary background candidate
+    assert num_gts + 35 in result.neg_inds.tolist()
+    # and the training forward on the selection runs
+    rois = bbox2roi([result.priors])
+    assert torch.isfinite(head._bbox_forward(x, rois)['cls_score']).all()
+
+
+def test_an_all_ignored_rotated_pool_selects_nothing():
+    head = build_roi_head(HEADS['oriented_rcnn'])
+    sampler = head.bbox_sampler
+    gen = torch.Generator().manual_seed(6)
+    x = [
+        torch.randn(1, 256, IMG // s, IMG // s, generator=gen) for s in STRIDES
+    ]
+    gt = rotated_gt(gen, sampler.bbox_head.num_classes, quadri=False)[:0]
+    proposals = candidates(gen, rotated_gt(gen, 3, False), rotated=True)
+    assign = head.bbox_assigner.assign(proposals, gt)
+    assign.gt_inds[:] = -1  # every candidate ignored
+    result = sampler.sample(assign, proposals, gt, feats=x)
+    assert len(result.pos_inds) == len(result.neg_inds) == 0
+    stats = sampler.mining_record.pop()[0]
+    assert stats['num_candidates'] == 0 and stats['num_selected'] == 0
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="ReDet's RiRoIAlignRotated has no CPU kernel in mmcv 2.0.1: a "
+    'GPU machine with the downstream stack settles it')
+def test_redet_trains_one_step_with_ohem_in_both_stages():
+    """ReDet (ReResNet backbone, RiRoIAlignRotated in its second stage):
+    one training step on a GPU with mmohem's sampler in both R-CNN
+    stages, each stage mining its own candidates."""
+    from mmengine.config import Config
+
+    from mmohem import OHEMSampler
+    from mmohem.samplers import rcnn_samplers
+    from mmohem.tools.config_swap import swap_samplers
+    from mmohem.tools.convert import resolve_config
+    from mmohem.tools.scope import build_model
+    from mmohem_benchmark.synthetic_batch import (gt_box_type, synthetic_batch,
+                                                  train_step)
+    cfg = Config.fromfile(
+        resolve_config('mmrotate::redet/redet-le90_re50_refpn_1x_dota.py'))
+    assert swap_samplers(
+        cfg,
+        stages='all') == ['model.train_cfg.rcnn.0', 'model.train_cfg.rcnn.1']
+    cfg.model.backbone.init_cfg = None  # no download: random weights
+    torch.manual_seed(0)
+    model = build_model(cfg).cuda()
+    model.init_weights()
+    batch = synthetic_batch(cfg.model, size=256, box_type=gt_box_type(cfg))
+    loss, _ = train_step(model, batch)  # raises if the loss is not finite
+    samplers = rcnn_samplers(model)
+    assert [type(s) for s in samplers] == [OHEMSampler] * 2
+    for sampler in samplers:
+        stats = sampler.mining_record.pop()
+        assert len(stats) == 2  # both images of the batch
+        assert all(s['num_selected'] > 0 for s in stats)
+        assert all(get_box_tensor(s['pos_boxes']).is_cuda for s in stats)

@@ -2,12 +2,13 @@
 greedy in rank order, with the rotated IoU computed independently by
 polygon intersection (tests/reference.py); on random rotated boxes with
 tied losses and with overlaps just above and below the threshold."""
+import functools
 import math
 
 import pytest
 import torch
 from mmcv.ops import box_iou_rotated
-from reference import reference_rotated_nms, rotated_iou
+from reference import reference_budget, reference_rotated_nms, rotated_iou
 
 from mmohem.samplers import select_hard
 from mmohem.samplers.box_nms import horizontal_nms, rotated_nms
@@ -119,3 +120,161 @@ def test_axis_aligned_nms_would_read_rotated_boxes_wrongly():
     assert select_hard(
         *args, num=2, nms_iou_thr=0.7,
         nms=horizontal_nms).kept.tolist() == [0]
+
+
+@functools.lru_cache(maxsize=None)
+def clustered_pool(seed):
+    """300 rotated candidates: 150 random ones and 150 near-duplicates of
+    30 of them (jittered, of their group; overlaps on both sides of 0.7),
+    losses with one decimal (many ties), and the reference's rotated NMS of
+    them, class-aware and class-agnostic."""
+    g = torch.Generator().manual_seed(seed + 20)
+    boxes = random_rotated_boxes(150, seed, extent=160.)
+    groups = torch.randint(0, NUM_CLASSES + 1, (150, ), generator=g)
+    source = torch.arange(150) % 30
+    jitter = torch.randn(
+        150, 5, generator=g) * torch.tensor([2., 2., 2., 2., 0.1])
+    boxes = torch.cat([boxes, boxes[source] + jitter])
+    groups = torch.cat([groups, groups[source]])
+    loss = (torch.rand(300, generator=g) * 3).round(decimals=1)
+    kept = {
+        agnostic: reference_rotated_nms(loss, boxes, groups, 0.7, agnostic)
+        for agnostic in (False, True)
+    }
+    return boxes, groups, loss, kept
+
+
+MODES = {
+    'pure':
+    dict(),
+    'ratio':
+    dict(pos_fraction=0.25),
+    'min_negatives':
+    dict(min_negatives=20),
+    'ratio_min_negatives_ub':
+    dict(pos_fraction=0.5, min_negatives=10, neg_pos_ub=2),
+    'pure_ub':
+    dict(neg_pos_ub=1),
+    'class_agnostic':
+    dict(class_agnostic_nms=True),
+}
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+@pytest.mark.parametrize('mode', list(MODES))
+@pytest.mark.parametrize('num', [8, 70, 400])
+def test_rotated_selection_stopped_early_equals_the_full_greedy_nms(
+        num, mode, seed):
+    """On the CPU the rotated NMS visits the ranked candidates in blocks
+    and stops once the selection is settled; what it selects is what the
+    reference selects after its full greedy NMS (budget met in the first
+    block, in a later one, or never), and what it kept is a prefix of the
+    reference's kept list."""
+    boxes, groups, loss, kept = clustered_pool(seed)
+    options = dict(MODES[mode])
+    if options.get('min_negatives', 0) > num:  # the sampler refuses that
+        options['min_negatives'] = num // 2
+    agnostic = options.get('class_agnostic_nms', False)
+    selection = select_hard(
+        loss,
+        boxes,
+        groups,
+        NUM_CLASSES,
+        num=num,
+        nms_iou_thr=0.7,
+        nms=rotated_nms,
+        **options)
+    expected = kept[agnostic]
+    assert 40 < len(expected) < 280  # NMS suppressed some, not all
+    pos, neg = reference_budget(expected, groups.tolist(), num,
+                                options.get('pos_fraction'),
+                                options.get('neg_pos_ub', -1),
+                                options.get('min_negatives', 0))
+    assert sorted(selection.pos_inds.tolist()) == pos
+    assert sorted(selection.neg_inds.tolist()) == neg
+    assert selection.kept.tolist() == expected[:len(selection.kept)]
+    if num == 8:  # met in the first block
+        assert selection.num_visited < len(loss)
+    if num == 400:  # never met: every candidate examined
+        assert selection.num_visited == len(loss)
+        assert selection.kept.tolist() == expected
+
+
+def test_a_budget_met_in_a_later_block_stops_before_the_end():
+    """The 200 hardest of 400 candidates are near-duplicates of 10 boxes:
+    the first block (128 ranked boxes) keeps too few of the 30 wanted, a
+    later one settles it before the end, and the selection is the
+    reference's."""
+    g = torch.Generator().manual_seed(7)
+    base = random_rotated_boxes(10, 7, extent=160.)
+    duplicates = base.repeat(20, 1) + torch.randn(
+        200, 5, generator=g) * torch.tensor([0.5, 0.5, 0.5, 0.5, 0.02])
+    boxes = torch.cat([duplicates, random_rotated_boxes(200, 8, extent=160.)])
+    groups = torch.cat([
+        torch.full((200, ), NUM_CLASSES),
+        torch.randint(0, NUM_CLASSES + 1, (200, ), generator=g)
+    ])
+    loss = torch.cat([2 + torch.rand(200, generator=g), torch.rand(200)])
+    selection = select_hard(
+        loss,
+        boxes,
+        groups,
+        NUM_CLASSES,
+        num=30,
+        nms_iou_thr=0.7,
+        nms=rotated_nms)
+    assert 128 < selection.num_visited < len(loss)
+    expected = reference_rotated_nms(loss, boxes, groups, 0.7)
+    pos, neg = reference_budget(expected, groups.tolist(), 30, None)
+    assert sorted(selection.pos_inds.tolist()) == pos
+    assert sorted(selection.neg_inds.tolist()) == neg
+
+
+def test_only_pairs_that_can_touch_get_an_iou(monkeypatch):
+    """The blocked NMS asks mmcv for the IoU of pairs in one group whose
+    circumscribed circles meet and whose areas allow the threshold, never
+    of every pair: far fewer than the n(n-1)/2 of the greedy op."""
+    from mmohem.samplers import box_nms
+    boxes, groups, loss, kept = clustered_pool(1)
+    asked = []
+    real = box_nms.box_iou_rotated
+
+    def counting(a, b, **kwargs):
+        asked.append(len(a))
+        return real(a, b, **kwargs)
+
+    monkeypatch.setattr(box_nms, 'box_iou_rotated', counting)
+    selection = select_hard(
+        loss,
+        boxes,
+        groups,
+        NUM_CLASSES,
+        num=400,
+        nms_iou_thr=0.7,
+        nms=rotated_nms)
+    assert selection.kept.tolist() == kept[False]
+    assert 0 < sum(asked) < 300 * 299 / 2 / 10
+
+
+@pytest.mark.parametrize('iou, suppressed', [(0.71, True), (0.69, False)])
+def test_pairs_at_the_edge_of_the_overlap_filters(iou, suppressed):
+    """Pairs at IoU just above and just below the threshold that the
+    blocked NMS's filters must not drop: a long thin box and its copy moved
+    far along its length (centres 58 px apart), and a box nested in another
+    whose area is ``iou`` times the other's (IoU = the area ratio)."""
+    long_a, long_b = shifted_pair(iou, width=400., height=4., angle=1.1)
+    nested_a = torch.tensor([300., 300., 80., 50., -0.4])
+    nested_b = nested_a.clone()
+    nested_b[2:4] *= math.sqrt(iou)
+    boxes = torch.stack([long_a, long_b, nested_a, nested_b])
+    assert rotated_iou(long_a, long_b) == pytest.approx(iou, abs=1e-6)
+    assert rotated_iou(nested_a, nested_b) == pytest.approx(iou, abs=1e-4)
+    selection = select_hard(
+        torch.tensor([4., 3., 2., 1.]),
+        boxes,
+        torch.tensor([0, 0, 1, 1]),
+        NUM_CLASSES,
+        num=4,
+        nms_iou_thr=0.7,
+        nms=rotated_nms)
+    assert selection.kept.tolist() == ([0, 2] if suppressed else [0, 1, 2, 3])

@@ -95,7 +95,7 @@ def _what_diverged(runner, outputs: dict, loss: float, data_batch) -> str:
     if batch_size:
         nonfinite = sum(
             int(s['num_nonfinite']) for sampler in ohem_samplers(runner.model)
-            for s in sampler.peek_stats(last=batch_size))
+            for s in sampler.mining_record.peek(last=batch_size))
         if nonfinite:
             what += (f'. OHEM scored {nonfinite} RoIs of this batch with a '
                      'non-finite loss, so the features were already NaN/inf')

@@ -7,13 +7,13 @@ from mmengine.hooks import Hook, LoggerHook
 
 from ..checks import check_int
 from ..registry import HOOKS
+from ..sampler_configs import mistyped_message, mistyped_samplers
 from ..samplers import OHEMSampler, ohem_stages
-from ..tools.config_swap import mistyped_message, mistyped_samplers
 
 # per-image statistics averaged over an interval, logged as train/ohem_<key>
 LOGGED = ('fg_fraction', 'loss_selected', 'loss_all', 'num_candidates',
-          'num_kept', 'num_selected', 'num_nonfinite', 'far_bg_fraction',
-          'easy_fraction')
+          'num_examined', 'num_kept', 'num_selected', 'num_nonfinite',
+          'far_bg_fraction', 'easy_fraction')
 # logged when the LoggerHook is absent and no interval is given
 DEFAULT_INTERVAL = 50
 
@@ -135,8 +135,14 @@ class MiningStatsHook(Hook):
         log_processor.custom_cfg = custom
 
     def _logs_now(self, runner, batch_idx: int) -> bool:
-        """Whether the LoggerHook writes a line after this iteration (its
-        own test), or, without one, whether ``interval`` is reached."""
+        """Whether the LoggerHook writes a line after this iteration, or,
+        without one, whether ``interval`` is reached.
+
+        The LoggerHook's test is restated here from the Hook helpers it
+        uses itself: mmengine writes it inline in
+        ``LoggerHook.after_train_iter`` and has no method that answers it,
+        and the figures must be in the message hub before that call reads
+        them, so they cannot wait for the line to be written."""
         logger = self._logger
         if logger is None:
             return self.every_n_train_iters(runner, self.interval
@@ -154,7 +160,9 @@ class MiningStatsHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         first_image = None
         for suffix, samplers in self._stages:
-            images = [s for sampler in samplers for s in sampler.pop_stats()]
+            images = [
+                s for sampler in samplers for s in sampler.mining_record.pop()
+            ]
             if not images:
                 continue
             first_image = first_image or images[0]

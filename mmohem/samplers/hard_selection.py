@@ -10,7 +10,7 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
-from .box_nms import RankOrderNMS, horizontal_nms
+from .box_nms import Budget, RankOrderNMS, horizontal_nms
 
 
 class HardSelection(NamedTuple):
@@ -19,27 +19,44 @@ class HardSelection(NamedTuple):
     Attributes:
         pos_inds (Tensor): Selected foreground RoIs, hardest first.
         neg_inds (Tensor): Selected background RoIs, hardest first.
-        kept (Tensor): Every candidate NMS left, hardest first, the ignored
-            ones last; the budget is taken from its front.
+        kept (Tensor): The candidates NMS left among those it examined,
+            hardest first, the ignored ones last; the budget is taken from
+            its front.
         groups (Tensor): The candidates' groups, as given to
             :func:`select_hard`.
         num_classes (int): Number of foreground classes.
+        num_visited (int): How many ranked candidates NMS examined, hardest
+            first: every one, unless it stopped once the selection was
+            settled (rotated RoIs on the CPU).
     """
     pos_inds: Tensor
     neg_inds: Tensor
     kept: Tensor
     groups: Tensor
     num_classes: int
+    num_visited: int
 
     @property
     def num_kept(self) -> Tensor:
-        """Valid candidates left after NMS (0-dim); computed on request,
-        as only the mining statistics need it."""
+        """Valid candidates NMS left among those it examined (0-dim);
+        computed on request, as only the mining statistics need it."""
         return (self.groups[self.kept] <= self.num_classes).sum()
+
+    @property
+    def num_examined(self) -> Tensor:
+        """Valid candidates NMS examined (0-dim): the invalid ones are
+        ranked last, so at most ``num_visited``."""
+        valid = (self.groups <= self.num_classes).sum()
+        return valid.clamp(max=self.num_visited)
 
 
 def _rank(loss: Tensor, invalid: Tensor) -> Tensor:
-    """:func:`rank_by_loss` with the invalid mask given directly."""
+    """Order RoIs hardest first.
+
+    Valid RoIs with a finite loss come first, by loss, highest first; then
+    valid RoIs whose loss is NaN or infinite; then invalid (ignored) RoIs.
+    Ties keep index order, so the ranking is deterministic.
+    """
     # One stable ascending sort on a key with three tiers: finite losses
     # (negated, hardest first), then every non-finite loss (+inf), then the
     # invalid RoIs (NaN, which torch.sort puts after +inf).
@@ -49,21 +66,18 @@ def _rank(loss: Tensor, invalid: Tensor) -> Tensor:
     return torch.sort(key, stable=True).indices
 
 
-def rank_by_loss(loss: Tensor, valid: Tensor) -> Tensor:
-    """Order RoIs hardest first.
-
-    Valid RoIs with a finite loss come first, by loss, highest first; then
-    valid RoIs whose loss is NaN or infinite; then invalid (ignored) RoIs.
-    Ties keep index order, so the ranking is deterministic.
-
-    Args:
-        loss (Tensor): Loss per RoI, shape (n, ).
-        valid (Tensor): Bool mask of RoIs that may be selected, shape (n, ).
-
-    Returns:
-        Tensor: Permutation of ``range(n)``.
-    """
-    return _rank(loss, ~valid)
+def _budget(groups: Tensor, num_classes: int, num: int,
+            pos_fraction: Optional[float], min_negatives: int) -> Budget:
+    """The kept candidates that settle the selection (derived from the
+    rules in :func:`select_hard`): in pure OHEM the first ``num`` and
+    ``min_negatives`` background ones; in ratio mode the foreground quota
+    and the background that fills the rest. ``neg_pos_ub`` only ever takes
+    fewer."""
+    if pos_fraction is None:
+        return Budget(groups, num_classes, total=num, neg=min_negatives)
+    quota = int(num * pos_fraction)
+    return Budget(
+        groups, num_classes, pos=quota, neg=max(num - quota, min_negatives))
 
 
 def select_hard(loss: Tensor,
@@ -79,12 +93,13 @@ def select_hard(loss: Tensor,
                 class_agnostic_nms: bool = False) -> HardSelection:
     """Select the hardest RoIs of one image as the OHEM paper does.
 
-    RoIs are ranked by :func:`rank_by_loss`, then greedy NMS at
-    ``nms_iou_thr`` (``nms``, the one for the RoIs' box type) removes every
-    RoI that overlaps a higher-ranked RoI of the same group (class-aware:
-    foreground classes and background never suppress each other; with
-    ``class_agnostic_nms`` any RoI suppresses any other), and the top
-    ``num`` remain. With ``pos_fraction`` (ratio mode) at most
+    RoIs are ranked hardest first (finite losses, highest first, then
+    non-finite ones, then the invalid RoIs; ties in index order), then
+    greedy NMS at ``nms_iou_thr`` (``nms``, the one for the RoIs' box type)
+    removes every RoI that overlaps a higher-ranked RoI of the same group
+    (class-aware: foreground classes and background never suppress each
+    other; with ``class_agnostic_nms`` any RoI suppresses any other), and
+    the top ``num`` remain. With ``pos_fraction`` (ratio mode) at most
     ``int(num * pos_fraction)`` of them are foreground and the rest of the
     budget goes to background, each group in loss order. With
     ``min_negatives`` the foreground gives up its lowest-ranked places until
@@ -107,7 +122,8 @@ def select_hard(loss: Tensor,
         neg_pos_ub (int): Upper bound of negatives per positive; -1: none.
         nms (Callable): The rank-order NMS of the box type
             (:func:`~mmohem.samplers.box_nms.nms_for`). Defaults to the
-            axis-aligned one.
+            axis-aligned one. It is told which kept candidates settle the
+            selection and may stop there.
         min_negatives (int): Least background RoIs selected, where NMS left
             that many. Defaults to 0.
         class_agnostic_nms (bool): Suppress across groups too. Defaults to
@@ -118,18 +134,22 @@ def select_hard(loss: Tensor,
     """
     invalid = groups > num_classes
     kept = _rank(loss, invalid)
+    num_visited = kept.numel()
     if nms_iou_thr is not None and kept.numel() > 0:
         # ignored RoIs stay a group of their own (ranked last, they never
         # suppress a valid one)
         nms_groups = invalid.long() if class_agnostic_nms else groups
-        kept = nms(boxes, nms_groups, kept, nms_iou_thr)
+        kept, num_visited = nms(
+            boxes, nms_groups, kept, nms_iou_thr,
+            _budget(groups, num_classes, num, pos_fraction, min_negatives))
     if pos_fraction is None and neg_pos_ub < 0 and not min_negatives:
         # pure OHEM: the first `num` that NMS kept, whatever their group
         top = kept[:num]
         top_groups = groups.index_select(0, top)
         return HardSelection(
             _pick(top, top_groups < num_classes),
-            _pick(top, top_groups == num_classes), kept, groups, num_classes)
+            _pick(top, top_groups == num_classes), kept, groups, num_classes,
+            num_visited)
     ranked_groups = groups.index_select(0, kept)
     is_pos = ranked_groups < num_classes
     is_neg = ranked_groups == num_classes
@@ -152,7 +172,7 @@ def select_hard(loss: Tensor,
         take_neg = take_neg & (neg_rank <= neg_cap)
     return HardSelection(
         _pick(kept, take_pos), _pick(kept, take_neg), kept, groups,
-        num_classes)
+        num_classes, num_visited)
 
 
 def _pick(values: Tensor, mask: Tensor) -> Tensor:

@@ -1,9 +1,7 @@
 import logging
 import math
-from collections import deque
 from numbers import Real
-from typing import (Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple,
-                    Union)
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.task_modules.assigners import AssignResult
@@ -16,20 +14,14 @@ from torch import Tensor
 
 from ..checks import check_int, in_unit_interval
 from ..registry import TASK_UTILS
-from .box_nms import RankOrderNMS, horizontal_nms, nms_for
-from .hard_selection import HardSelection, select_hard
+from . import scoring_mode
+from .box_nms import horizontal_nms, nms_for
+from .hard_selection import select_hard
 from .head_support import (HeadNotSupportedError, check_head, unscored_terms,
                            why_no_box_loss, why_no_cls_loss)
+from .mining_record import MinedImage, MiningRecord
 from .roi_loss import LOSS_KEYS, BoxTypes, per_roi_loss
-from .scoring_mode import read_only
 
-# Images whose mining statistics are kept for hooks between two reads.
-MAX_STATS = 256
-# Statistics of the candidate pool: "far" background overlaps no object by
-# FAR_IOU or more (Fast R-CNN's bg_lo); an "easy" RoI's loss is below
-# EASY_LOSS (about 90 % probability on its class, a near-exact box).
-FAR_IOU = 0.1
-EASY_LOSS = 0.1
 OWNER = 'mmohem.OHEMSampler'  # how errors name the sampler
 
 
@@ -54,15 +46,15 @@ class OHEMSampler(BaseSampler):
     runs one forward per image.
 
     Non-finite losses (NaN or inf) are ranked after every finite one, so they
-    fill the budget only when fewer than ``num`` finite candidates remain;
-    their count is reported in the mining statistics (:meth:`pop_stats`,
-    computed only when a hook such as ``MiningStatsHook`` asks for them).
+    fill the budget only when fewer than ``num`` finite candidates remain.
+    A candidate whose box has a NaN or infinite coordinate (a diverging
+    RPN's) is neither scored nor selected: mmcv's rotated RoI ops crash the
+    process on one. Both are counted in the mining statistics
+    (``mining_record``, a :class:`~mmohem.samplers.mining_record.MiningRecord`
+    that hooks such as ``MiningStatsHook`` read; computed only when read).
 
-    Extension points for subclasses (the benchmark's research samplers use
-    them): ``_candidates`` (which RoIs are scored), ``_score`` (their
-    losses), ``_select`` (which are kept; its ``num`` overrides the budget),
-    ``_scoring_context`` (how the head runs while scoring) and ``of_stage``
-    (this sampler's item of a cascade head's per-stage modules).
+    :meth:`roi_losses`, the scoring pass on its own, is public: tests and
+    benchmarks compare it with the head's own losses.
 
     Args:
         num (int): RoIs kept per image (the paper's B/N).
@@ -103,9 +95,6 @@ class OHEMSampler(BaseSampler):
             choice); False keeps the paper's per-class NMS. Defaults to
             False.
     """
-
-    # extension point: how the scoring pass runs the head
-    _scoring_context = staticmethod(read_only)
 
     def __init__(self,
                  num: int,
@@ -180,7 +169,7 @@ class OHEMSampler(BaseSampler):
         self.loss_weights = self._check_weights(loss_weights)
         self.min_negatives = min_negatives
         self.class_agnostic_nms = class_agnostic_nms
-        self._records: Deque[_MiningRecord] = deque(maxlen=MAX_STATS)
+        self.mining_record = MiningRecord()
 
     def _decide_loss_keys(self, loss_keys: Optional[tuple]) -> tuple:
         """Both terms unless the head cannot score its box loss per RoI;
@@ -303,14 +292,23 @@ class OHEMSampler(BaseSampler):
                 'mmohem.OHEMSampler needs the image features: call sample() '
                 'with feats=[...] as StandardRoIHead and CascadeRoIHead do.')
         priors, gt_flags = self._candidates(assign_result, pred_instances,
-                                            gt_instances, feats)
-        boxes = get_box_tensor(priors)
+                                            gt_instances)
+        num_classes = self.bbox_head.num_classes
         gt_inds = assign_result.gt_inds
         # foreground: its class; background (gt_inds 0): num_classes;
         # ignored (gt_inds < 0): above num_classes, never selected, and
         # ranked after every other RoI, so it never suppresses one in NMS
         groups = torch.where(gt_inds > 0, assign_result.labels,
-                             self.bbox_head.num_classes - gt_inds)
+                             num_classes - gt_inds)
+        # mmcv's rotated RoI ops can crash the process on a box with a NaN
+        # or infinite coordinate (a diverging RPN's): it goes through the
+        # scoring pass and the NMS as an empty box, its loss is NaN and it
+        # is never selected
+        raw_boxes = get_box_tensor(priors)
+        usable = torch.isfinite(raw_boxes).all(1)
+        empty = raw_boxes.new_zeros(())
+        boxes = torch.where(usable[:, None], raw_boxes, empty)
+        selectable = groups.masked_fill(~usable, num_classes + 1)
         # the box kinds the head's coder is given (rotated, quadrilateral
         # ground truth): as the head's own loss receives them
         box_types = BoxTypes(_box_type(priors), _box_type(gt_instances.bboxes))
@@ -323,16 +321,29 @@ class OHEMSampler(BaseSampler):
             # boxes of the ground truth's kind for its coder (a copy: some
             # coders regularize their input in place)
             targets = get_box_tensor(_as_kind(priors, box_types.targets))
-            targets = targets.clone() if targets is boxes else targets
+            targets = targets.clone() if targets is raw_boxes else targets
 
-        # the NMS of the RoIs' box type (axis-aligned or rotated); an unknown
-        # type is refused here, before any work
+        # the NMS of the RoIs' box type (axis-aligned or rotated): an unknown
+        # type is refused before the scoring pass; without NMS any box type
+        # is ranked
         nms = horizontal_nms if self.nms_iou_thr is None else nms_for(priors)
-        loss = self._score(feats, boxes, groups, targets, box_types)
-        selection = self._select(loss, boxes, groups, nms=nms)
-        # what the statistics are computed from, when a hook asks for them
-        self._records.append(
-            _MiningRecord(loss, selection, priors, assign_result.max_overlaps))
+        loss = self.roi_losses(feats, boxes, groups, targets, box_types)
+        loss = loss.masked_fill(~usable, float('nan'))
+        selection = select_hard(
+            loss,
+            boxes,
+            selectable,
+            num_classes,
+            self.num,
+            pos_fraction=self.pos_fraction,
+            nms_iou_thr=self.nms_iou_thr,
+            neg_pos_ub=self.neg_pos_ub,
+            nms=nms,
+            min_negatives=self.min_negatives,
+            class_agnostic_nms=self.class_agnostic_nms)
+        self.mining_record.add(
+            MinedImage(loss, selection, priors, groups,
+                       assign_result.max_overlaps))
         return SamplingResult(
             pos_inds=selection.pos_inds,
             neg_inds=selection.neg_inds,
@@ -341,9 +352,10 @@ class OHEMSampler(BaseSampler):
             assign_result=assign_result,
             gt_flags=gt_flags)
 
-    def _candidates(self, assign_result: AssignResult,
-                    pred_instances: InstanceData, gt_instances: InstanceData,
-                    feats: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+    def _candidates(
+            self, assign_result: AssignResult, pred_instances: InstanceData,
+            gt_instances: InstanceData
+    ) -> Tuple[Union[Tensor, BaseBoxes], Tensor]:
         """The candidate RoIs and their GT flags: the proposals, after the
         ground-truth boxes when ``add_gt_as_proposals`` (``assign_result``
         is extended to match, as ``BaseSampler.sample`` does)."""
@@ -360,40 +372,48 @@ class OHEMSampler(BaseSampler):
                 [priors.new_ones(len(gt_bboxes), dtype=torch.uint8), gt_flags])
         return priors, gt_flags
 
-    def _select(self,
-                loss: Tensor,
-                boxes: Tensor,
-                groups: Tensor,
-                num: Optional[int] = None,
-                nms: RankOrderNMS = horizontal_nms) -> HardSelection:
-        """The hardest ``num`` RoIs (``self.num`` by default) under this
-        sampler's settings; ``nms`` is the NMS of the RoIs' box type."""
-        return select_hard(
-            loss,
-            boxes,
-            groups,
-            self.bbox_head.num_classes,
-            self.num if num is None else num,
-            pos_fraction=self.pos_fraction,
-            nms_iou_thr=self.nms_iou_thr,
-            neg_pos_ub=self.neg_pos_ub,
-            nms=nms,
-            min_negatives=self.min_negatives,
-            class_agnostic_nms=self.class_agnostic_nms)
-
     def _bbox_forward(self, feats: Sequence[Tensor], rois: Tensor,
                       inputs: dict) -> dict:
         if self.stage is None:
             return self.context._bbox_forward(feats, rois, **inputs)
         return self.context._bbox_forward(self.stage, feats, rois, **inputs)
 
-    def _score(self,
-               feats: Sequence[Tensor],
-               boxes: Tensor,
-               groups: Tensor,
-               targets: Tensor,
-               box_types: BoxTypes = BoxTypes()) -> Tensor:
-        """Loss of every RoI under the current weights, read-only."""
+    def roi_losses(self,
+                   feats: Sequence[Tensor],
+                   boxes: Tensor,
+                   groups: Tensor,
+                   targets: Tensor,
+                   box_types: BoxTypes = BoxTypes(),
+                   read_only: bool = True) -> Tensor:
+        """The ranking loss of each RoI of one image under the current
+        weights: the scoring pass of :meth:`sample`.
+
+        The head's bbox branch runs on the RoIs in chunks of at most
+        ``chunk_size``, without gradients, with the inputs its training
+        forward gives it; each RoI's loss is the weighted sum of the
+        ``loss_keys`` terms of the head's own loss modules.
+
+        Args:
+            feats (Sequence[Tensor]): The image's multi-level features,
+                each with a batch dimension of 1.
+            boxes (Tensor): The RoIs' box tensors, (n, 4) or (n, 5).
+            groups (Tensor): Each RoI's label: a class, ``num_classes`` for
+                background (no box loss), above it for ignored RoIs.
+            targets (Tensor): Each RoI's matched ground-truth box tensor
+                (any box for background RoIs).
+            box_types (BoxTypes): The box types of the RoIs and of the
+                targets, as the head's coder expects them; plain tensors
+                by default.
+            read_only (bool): Score in eval mode, every module's mode and
+                any stateful loss's buffers restored afterwards (what
+                :meth:`sample` does). False scores in the modules' current
+                modes (in training: dropout active, normalization layers
+                updating their statistics), as mmdet's ``OHEMSampler``
+                does; for comparisons. Defaults to True.
+
+        Returns:
+            Tensor: The loss of each RoI, shape (n, ), float32.
+        """
         num_rois = boxes.shape[0]
         if num_rois == 0:
             return boxes.new_zeros((0, ), dtype=torch.float32)
@@ -406,7 +426,8 @@ class OHEMSampler(BaseSampler):
                            for t in (rois, groups, targets)))
         losses = []
         stateful = [getattr(head, key) for key in self.loss_keys]
-        with self._scoring_context(self.context, stateful=stateful):
+        mode = scoring_mode.read_only if read_only else scoring_mode.as_is
+        with mode(self.context, stateful=stateful):
             # head-specific inputs (HTC's semantic features, ...), computed
             # from this image's features as the training forward does
             inputs = ({} if self.scoring_inputs is None else
@@ -419,83 +440,6 @@ class OHEMSampler(BaseSampler):
                                  chunk_groups, chunk_targets, self.loss_keys,
                                  box_types, self.loss_weights))
         return losses[0] if len(losses) == 1 else torch.cat(losses)
-
-    def peek_stats(self,
-                   last: Optional[int] = None) -> List[Dict[str, Tensor]]:
-        """Mining statistics of the images sampled since the last
-        :meth:`pop_stats`, without forgetting them.
-
-        Args:
-            last (int, optional): Only the ``last`` most recent images.
-
-        Returns:
-            list[dict[str, Tensor]]: As :meth:`pop_stats`.
-        """
-        records = list(self._records)
-        if last is not None:
-            records = records[max(len(records) - last, 0):] if last else []
-        return [record.stats() for record in records]
-
-    def pop_stats(self) -> List[Dict[str, Tensor]]:
-        """Mining statistics of the images sampled since the last call.
-
-        They are computed here, from what each ``sample()`` call kept (the
-        losses, the selection, the boxes): a run whose hooks never ask pays
-        nothing for them. At most the last :data:`MAX_STATS` images are kept.
-
-        Returns:
-            list[dict[str, Tensor]]: One dict per image, oldest first, with
-            0-dim tensors on the features' device: ``num_candidates``,
-            ``far_bg_fraction`` (candidates whose IoU with every object is
-            below 0.1) and ``easy_fraction`` (candidates whose loss is below
-            0.1), both shares of the candidates,
-            ``num_kept`` (after NMS), ``num_selected``, ``fg_fraction`` (of
-            the selection), ``loss_selected`` and ``loss_all`` (mean finite
-            loss of the selection and of all candidates) and
-            ``num_nonfinite``; and the selected RoIs, hardest first, as
-            ``pos_boxes`` and ``neg_boxes``, of the candidates' box type
-            (e.g. mmrotate's ``RotatedBoxes``; a tensor for plain
-            tensors).
-        """
-        stats = self.peek_stats()
-        self._records.clear()
-        return stats
-
-
-class _MiningRecord(NamedTuple):
-    """What one ``sample()`` call leaves for its mining statistics."""
-    loss: Tensor
-    selection: HardSelection
-    priors: Union[Tensor, BaseBoxes]
-    max_overlaps: Tensor
-
-    def stats(self) -> Dict[str, Tensor]:
-        """This image's mining statistics, as device tensors (no sync)."""
-        loss, selection = self.loss, self.selection
-        valid = selection.groups <= selection.num_classes
-        selected = torch.cat([selection.pos_inds, selection.neg_inds])
-        finite = torch.isfinite(loss) & valid
-        num_selected = selected.numel()
-        num_valid = valid.sum().clamp(min=1)
-        return dict(
-            num_candidates=valid.sum(),
-            # what there is to mine: candidates far from every object, and
-            # candidates the head already gets right
-            far_bg_fraction=(valid & (self.max_overlaps < FAR_IOU)).sum() /
-            num_valid,
-            easy_fraction=(finite & (loss < EASY_LOSS)).sum() / num_valid,
-            num_kept=selection.num_kept,
-            # new_full fills on the device; new_tensor would copy a host
-            # number over, a sync on CUDA
-            num_selected=loss.new_full((), num_selected),
-            fg_fraction=loss.new_full(
-                (),
-                selection.pos_inds.numel() / max(num_selected, 1)),
-            loss_selected=_masked_mean(loss[selected], finite[selected]),
-            loss_all=_masked_mean(loss, finite),
-            num_nonfinite=(valid & ~finite).sum(),
-            pos_boxes=self.priors[selection.pos_inds],
-            neg_boxes=self.priors[selection.neg_inds])
 
 
 def _box_type(boxes) -> Optional[type]:
@@ -510,8 +454,3 @@ def _as_kind(boxes, box_type: Optional[type]):
             boxes, box_type):
         return boxes
     return boxes.convert_to(box_type)
-
-
-def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    total = torch.where(mask, values, values.new_zeros(())).sum()
-    return total / mask.sum().clamp(min=1)

@@ -41,3 +41,12 @@ def read_only(module: nn.Module, stateful: Iterable = ()) -> Iterator[None]:
         with torch.no_grad():
             for buf, value in saved:
                 buf.copy_(value)
+
+
+@contextmanager
+def as_is(module: nn.Module, stateful: Iterable = ()) -> Iterator[None]:
+    """No gradients for the block; ``module`` keeps its modes (in training:
+    dropout active, normalization layers updating their statistics), and
+    ``stateful`` is ignored. The counterpart of :func:`read_only`."""
+    with torch.no_grad():
+        yield
