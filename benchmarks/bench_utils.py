@@ -18,8 +18,9 @@ import mmohem  # noqa: F401  (registers mmohem.OHEMSampler)
 # mmdet's Faster R-CNN R-50-FPN 1x (the sampler is swapped per variant)
 FASTER_RCNN = mmohem.config_path('faster_rcnn_ohem_r50.py')
 
-# The three R-CNN samplers compared, each with its usual settings.
-SAMPLERS = {
+# The config of each R-CNN sampler compared, with its usual settings, by
+# the benchmark's names (mmohem_benchmark.SAMPLER_LABELS)
+SAMPLER_CONFIGS = {
     'random': dict(type='RandomSampler', num=512, pos_fraction=0.25),
     'mmdet_ohem': dict(type='OHEMSampler', num=512, pos_fraction=0.25),
     'mmohem': dict(type='mmohem.OHEMSampler', num=512, pos_fraction=None),
@@ -39,7 +40,7 @@ def device_name(device: torch.device) -> str:
 
 
 def build_sampler(model, name: str, **overrides):
-    cfg = dict(SAMPLERS[name], **overrides)
+    cfg = dict(SAMPLER_CONFIGS[name], **overrides)
     return TASK_UTILS.build(cfg, default_args=dict(context=model.roi_head))
 
 

@@ -23,9 +23,9 @@ import functools
 import sys
 
 import torch
-from bench_utils import (FASTER_RCNN, SAMPLERS, build_sampler, candidate_rois,
-                         device_name, interleave, pick_device, report, summary,
-                         timed)
+from bench_utils import (FASTER_RCNN, SAMPLER_CONFIGS, build_sampler,
+                         candidate_rois, device_name, interleave, pick_device,
+                         report, summary, timed)
 
 from mmohem_benchmark.synthetic_batch import (detector_batch, random_detector,
                                               rcnn_inputs, sample_rcnn_input,
@@ -61,7 +61,7 @@ def main(argv=None) -> dict:
                          'AmpOptimWrapper and mmcv\'s NMS in half precision '
                          'run on GPUs only)')
     model, model_cfg = random_detector(FASTER_RCNN, device)
-    samplers = {name: build_sampler(model, name) for name in SAMPLERS}
+    samplers = {name: build_sampler(model, name) for name in SAMPLER_CONFIGS}
     data = detector_batch(model, model_cfg, size=args.size)
     precision = functools.partial(
         torch.autocast, 'cuda', dtype=torch.float16) \
@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
             model.roi_head.bbox_sampler = samplers[name]
             train_step(model, data)
 
-    step_times = {name: [] for name in [*SAMPLERS, 'limit']}
+    step_times = {name: [] for name in [*SAMPLER_CONFIGS, 'limit']}
     for step in range(args.warmup + args.steps):
         for name in interleave(list(step_times), step):
             seconds = timed(lambda: run_step(name), device)

@@ -8,9 +8,10 @@ one, each by importing its module (a ``custom_imports`` entry).
 
 Layout: the core is :mod:`mmohem.samplers`, :mod:`mmohem.hooks` and
 :mod:`mmohem.registry`; :mod:`mmohem.tools` holds the command line and the
-config tools; :mod:`mmohem.fixes` the opt-in stack fixes. The embedded
-benchmark (``mmohem demo``, ``ablate``, ``sweep``) is the separate package
-``mmohem_benchmark``.
+config tools; :mod:`mmohem.sampler_configs` reads a config's R-CNN samplers
+for the hooks and the tools; :mod:`mmohem.fixes` the opt-in stack fixes.
+The embedded benchmark is the separate package ``mmohem_benchmark``, which
+adds ``mmohem demo``, ``ablate`` and ``sweep`` to the command line.
 """
 from .version import __version__
 from .version_check import check_versions

@@ -10,10 +10,12 @@
   one step each on a synthetic batch (:mod:`.synthetic_batch`);
 - :mod:`.markdown`: tables written between markers into the docs.
 
-:data:`SAMPLERS` is the one vocabulary for the three samplers compared.
+:data:`SAMPLER_LABELS` names the three samplers compared: its keys are the
+names every benchmark uses for them (configs, results, ablation rows).
 """
-# name -> label of the samplers every benchmark compares
-SAMPLERS = {
+# name -> label (in tables and plots) of the samplers every benchmark
+# compares
+SAMPLER_LABELS = {
     'random': 'RandomSampler',
     'mmdet_ohem': "mmdet's OHEMSampler",
     'mmohem': 'mmohem.OHEMSampler',

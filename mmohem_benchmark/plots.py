@@ -105,8 +105,9 @@ def draw_ablation(results: dict, regime: str, names: Sequence[str],
     for x, name in enumerate(names):
         values = [100 * r['AP'] for r in runs[name].values()]
         err = statistics.stdev(values) if len(values) > 1 else 0
-        colour = 'tab:green' if name == 'ohem' else ('tab:gray' if name in (
-            'random', 'mmdetohem') else 'tab:blue')
+        # mmohem's default, the two baselines, the changes from the default
+        colour = 'tab:green' if name == 'mmohem' else ('tab:gray' if name in (
+            'random', 'mmdet_ohem') else 'tab:blue')
         ax.bar(
             x, statistics.mean(values), 0.7, yerr=err, capsize=3, color=colour)
         ax.plot([x] * len(values), values, 'k.', markersize=4)

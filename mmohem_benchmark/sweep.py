@@ -29,15 +29,30 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 from mmengine.config import Config
 
+from mmohem.sampler_configs import (mistyped_message, mistyped_samplers,
+                                    rcnn_stages)
 from mmohem.samplers import (HeadNotSupportedError, OHEMSampler, ohem_samplers,
                              rcnn_samplers)
 from mmohem.samplers.head_support import unscored_terms, why_no_box_loss
 from mmohem.tools.config_files import mim_config_dir
-from mmohem.tools.config_swap import (mistyped_message, mistyped_samplers,
-                                      mmdet_ohem_sampler, ohem_sampler,
-                                      rcnn_stages, swap_samplers)
+from mmohem.tools.config_swap import DEFAULT_NUM, ohem_sampler, swap_samplers
 from mmohem.tools.scope import build_model
 from .synthetic_batch import gt_box_type, synthetic_batch, train_step
+
+
+def mmdet_ohem_sampler(original: Optional[dict]) -> dict:
+    """mmdet's built-in ``OHEMSampler`` replacing ``original`` (its quota
+    and bounds kept, the 1:3 default quota where it had none)."""
+    original = original or {}
+    return dict(
+        # scoped: a downstream repo's registry (mmrotate's) does not see
+        # mmdet's bare name
+        type='mmdet.OHEMSampler',
+        num=original.get('num', DEFAULT_NUM),
+        pos_fraction=original.get('pos_fraction', 0.25),
+        neg_pos_ub=original.get('neg_pos_ub', -1),
+        add_gt_as_proposals=original.get('add_gt_as_proposals', True))
+
 
 # the config as shipped, then with each OHEM sampler in every R-CNN stage
 VARIANTS = ('shipped', 'mmohem', 'mmdet_ohem')
@@ -162,7 +177,7 @@ def run_variant(path: str, variant: str, size: int = 128) -> Outcome:
         # as it is, it would build mmdet's sampler and fail in the step
         return Outcome(Status.FAILS, mistyped_message(mistyped), at_build=True)
     if MAKERS[variant] is not None:
-        swap_samplers(cfg, MAKERS[variant])
+        swap_samplers(cfg, MAKERS[variant], stages='all')
     _for_this_machine(cfg.model)
     torch.manual_seed(0)
     try:

@@ -20,6 +20,7 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from mmohem.tools.config_swap import has_key
+from mmohem.tools.scope import build_model
 
 TRACKERS = ('QDTrack', 'MaskTrackRCNN', 'DeepSORT', 'StrongSORT', 'ByteTrack',
             'OCSORT')
@@ -157,18 +158,16 @@ def random_detector(config: str,
                     device='cpu',
                     seed: int = 0) -> Tuple[nn.Module, dict]:
     """The detector of ``config`` with seeded random weights (its backbone's
-    pretrained checkpoint is not loaded: no download), in training mode.
+    pretrained checkpoint is not loaded: no download), built in the
+    config's registry scope, in training mode.
 
     Returns:
         tuple: The model and the config's ``model`` part.
     """
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmdet')
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     return model.to(device).train(), cfg.model
 
 

@@ -132,7 +132,7 @@ def sample_image(head, seed=0, **image):
     feats, proposals, gt = random_image(seed=seed, **image)
     result = head.bbox_sampler.sample(
         assign(proposals, gt), proposals, gt, feats=feats)
-    return result, head.bbox_sampler.pop_stats()[-1]
+    return result, head.bbox_sampler.mining_record.pop()[-1]
 
 
 def assign(proposals, gt):
@@ -152,9 +152,9 @@ def benchmark_batch_selection(samplers, seed=0):
         dict: name -> one ``{'pos': [...], 'neg': [...]}`` per image, the
         indices in the sampler's order (hardest first).
     """
-    # the record was made with torch's default on 2 cores; another thread
-    # count sums the convolutions in another order, and a near-tie at rank
-    # 20 of image 0 (RoIs 863 and 864) then swaps
+    # the record holds the selection computed with 2 threads: another
+    # thread count sums the convolutions in another order, and near-tied
+    # RoIs then swap (863 and 864, at rank 20 of image 0)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -209,7 +209,7 @@ def roi_head_from_config(config, scope='mmdet'):
     from mmohem.tools.convert import resolve_config
     from mmohem.tools.scope import enter_scope
     cfg = Config.fromfile(resolve_config(config))
-    swap_samplers(cfg)
+    swap_samplers(cfg, stages='all')
     head_cfg = cfg.model.roi_head
     head_cfg.update(
         train_cfg=cfg.model.train_cfg.rcnn, test_cfg=cfg.model.test_cfg.rcnn)
@@ -221,3 +221,61 @@ def roi_head_from_config(config, scope='mmdet'):
             fan_in = p[0].numel() if p.dim() > 1 else 100
             p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(fan_in))
     return head
+
+
+def heads_own_losses(head, stage, feats, priors, gt, assign, image=0):
+    """Each candidate's loss as the RoI head's own training loss computes
+    it, independently of mmohem's scoring: the head's training forward
+    (``_bbox_forward``) on every candidate, then its bbox head's
+    ``loss_and_target(..., reduction_override='none')`` on a
+    ``SamplingResult`` holding every candidate (foreground first, as mmdet
+    orders them), its own targets encoded by its own coder. The caller
+    chooses the mode (eval, as mmohem scores) and the grad mode.
+
+    Args:
+        head: The RoI head; ``stage`` is its cascade stage, or None.
+        feats: The batch's multi-level features; ``image`` is the index
+            of the candidates' image in it.
+        priors: The candidates (tensor or box type).
+        gt (InstanceData): The ground truth.
+        assign (AssignResult): The candidates' assignment.
+
+    Returns:
+        tuple: The loss of each candidate (classification plus, for
+        foreground, box loss) and its label (background: num_classes).
+    """
+    from mmdet.models.task_modules.samplers import SamplingResult
+    from mmdet.structures.bbox import bbox2roi, get_box_tensor
+    bbox_head = head.bbox_head[stage] if stage is not None else head.bbox_head
+    rcnn_cfg = head.train_cfg[stage] if stage is not None else head.train_cfg
+    num_classes = bbox_head.num_classes
+    fg = assign.gt_inds > 0
+    order = torch.cat([fg.nonzero().view(-1), (~fg).nonzero().view(-1)])
+    result = SamplingResult(
+        pos_inds=fg.nonzero().view(-1),
+        neg_inds=(~fg).nonzero().view(-1),
+        priors=priors,
+        gt_bboxes=gt.bboxes,
+        assign_result=assign,
+        gt_flags=torch.zeros(len(order), dtype=torch.uint8))
+    boxes = get_box_tensor(priors)[order]
+    rois = bbox2roi([boxes[:0]] * image + [boxes])
+    args = (feats, rois) if stage is None else (stage, feats, rois)
+    out = head._bbox_forward(*args)
+    extra = [out[k] for k in ('fix_pred', 'ratio_pred') if k in out]
+    losses = bbox_head.loss_and_target(
+        out['cls_score'],
+        out['bbox_pred'],
+        *extra,
+        rois, [result],
+        rcnn_train_cfg=rcnn_cfg,
+        reduction_override='none')['loss_bbox']
+    per_roi = losses['loss_cls'].clone()
+    num_fg = int(fg.sum())
+    if num_fg:
+        per_roi[:num_fg] += losses['loss_bbox'].view(num_fg, -1).sum(1)
+    expected = torch.empty_like(per_roi)
+    expected[order] = per_roi
+    labels = torch.where(fg, assign.labels,
+                         torch.full_like(assign.labels, num_classes))
+    return expected, labels

@@ -4,17 +4,15 @@ stages asked for (a cascade's first stage by default, every stage with
 ``stages='all'``), the RPN keeps RandomSampler, and the assigners are the
 source's."""
 import os.path as osp
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import pytest
 from mmengine.config import Config
 from tiny_coco import train_two_iterations
 
-from mmohem.tools.config_swap import rcnn_stages
+from mmohem.sampler_configs import rcnn_stages
+from mmohem.tools.cli import main
 from mmohem.tools.convert import convert, resolve_config
-
-MMOHEM = osp.join(osp.dirname(sys.executable), 'mmohem')
 
 DOWNSTREAM = """\
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
@@ -94,7 +92,7 @@ def test_converted_config_trains_with_ohem_in_the_stages_asked(
     # the second time among the refined boxes for its mask branch
     calls = 8 if 'htc' in src else 4
     for sampler in built:
-        assert len(sampler.pop_stats()) == calls
+        assert len(sampler.mining_record.pop()) == calls
 
 
 def test_convert_header_says_which_stages_it_mined(tmp_path):
@@ -126,14 +124,13 @@ def test_converted_downstream_config_keeps_its_imports_and_changes(
     assert "_base_ = 'project/configs/my_faster.py'" in open(dst).read()
 
 
-def test_cli_refuses_bad_input_and_writes_nothing(tmp_path):
+def test_cli_refuses_bad_input_and_writes_nothing(tmp_path, capsys):
     dst = tmp_path / 'x.py'
 
     def run(*args):
-        return subprocess.run([MMOHEM, 'convert', *args],
-                              capture_output=True,
-                              text=True,
-                              timeout=300)
+        returncode = main(['convert', *args])
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=returncode, stdout=out, stderr=err)
 
     retina = run('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', '-o',
                  str(dst))
@@ -246,14 +243,15 @@ def test_a_later_stage_with_mmdets_name_and_mmohems_arguments_is_mined(
         ohem_overrides(cfg, 'third')
 
 
-def test_swap_samplers_replaces_every_stage_or_a_cascades_first():
+def test_swap_samplers_replaces_a_cascades_first_stage_or_every_stage():
     from mmohem.tools.config_swap import swap_samplers
     cascade = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'
     cfg = Config.fromfile(resolve_config(cascade))
-    assert swap_samplers(cfg, stages='first') == ['model.train_cfg.rcnn.0']
+    # by default the stages convert mines by default: the first
+    assert swap_samplers(cfg) == ['model.train_cfg.rcnn.0']
     assert [s['type'] for s in samplers(cfg)] == [OHEM, RANDOM, RANDOM]
     cfg = Config.fromfile(resolve_config(cascade))
-    assert len(swap_samplers(cfg)) == 3
+    assert len(swap_samplers(cfg, stages='all')) == 3
     assert [s['type'] for s in samplers(cfg)] == [OHEM] * 3
     with pytest.raises(ValueError, match="stages='none'"):
         swap_samplers(cfg, stages='none')

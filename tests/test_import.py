@@ -1,6 +1,9 @@
 """``import mmohem`` checks versions and registers, and changes nothing else
 in the process; the stack fixes are switched on one by one."""
+import ast
+import glob
 import os
+import os.path as osp
 import socket
 import subprocess
 import sys
@@ -41,9 +44,10 @@ def probe(*modules, env=None):
         line.split(': ') for line in proc.stdout.splitlines() if ': ' in line)
 
 
-def torchrun_env():
-    """What torchrun gives each of two processes (this one is rank 0; no
-    rank 1 ever comes, so starting a process group would block)."""
+def torchrun_env(world_size=2):
+    """What torchrun gives rank 0 of ``world_size`` processes; with more
+    than one, no other rank ever comes, so starting a process group would
+    block."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
@@ -51,7 +55,7 @@ def torchrun_env():
         os.environ,
         RANK='0',
         LOCAL_RANK='0',
-        WORLD_SIZE='2',
+        WORLD_SIZE=str(world_size),
         MASTER_ADDR='127.0.0.1',
         MASTER_PORT=str(port),
         CUDA_VISIBLE_DEVICES='')
@@ -87,5 +91,65 @@ def test_each_fix_is_switched_on_by_its_import(fix, changed):
 
 def test_cpu_distributed_fix_starts_the_group_only_under_torchrun():
     assert probe('mmohem.fixes.cpu_distributed')['process group'] == 'False'
-    # under torchrun it would wait for rank 1: shown end to end by
-    # tests/test_distributed.py, which starts both ranks
+    # torchrun with one process: the group starts without waiting for
+    # another rank (two ranks training: tests/test_distributed.py)
+    under_torchrun = probe(
+        'mmohem.fixes.cpu_distributed', env=torchrun_env(world_size=1))
+    assert under_torchrun['process group'] == 'True'
+
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# what each part of mmohem must not import: the arrows point one way, from
+# the command line to the tools, the hooks and the samplers, and the
+# benchmark adds its commands from outside (its entry point)
+NOT_IMPORTED = [
+    ('mmohem', 'mmohem_benchmark'),
+    ('mmohem/hooks', 'mmohem.tools'),
+    ('mmohem/sampler_configs.py', 'mmohem.tools'),
+    ('mmohem/sampler_configs.py', 'mmohem.hooks'),
+    ('mmohem/samplers', 'mmohem.tools'),
+    ('mmohem/samplers', 'mmohem.hooks'),
+]
+
+
+def imported(path):
+    """Every module that the source file ``path`` (in the checkout)
+    imports, relative imports made absolute."""
+    package = osp.relpath(osp.dirname(path), REPO).split(osp.sep)
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package[:len(package) + 1 - node.level]
+            if not node.level:
+                parts = []
+            module = '.'.join(parts + [node.module] if node.module else parts)
+            yield module
+            # `from .. import tools` imports a module too
+            yield from (f'{module}.{alias.name}' for alias in node.names)
+
+
+@pytest.mark.parametrize('part, forbidden', NOT_IMPORTED)
+def test_imports_point_one_way(part, forbidden):
+    where = osp.join(REPO, part)
+    files = [where] if where.endswith('.py') else glob.glob(
+        osp.join(where, '**', '*.py'), recursive=True)
+    assert files
+    wrong = sorted({
+        (osp.relpath(path, REPO), module)
+        for path in files
+        for module in imported(path)
+        if module == forbidden or module.startswith(forbidden + '.')
+    })
+    assert wrong == []
+
+
+def test_the_benchmark_adds_its_commands_to_mmohem(capsys):
+    from mmohem.tools.cli import main
+    with pytest.raises(SystemExit) as exit:
+        main(['--help'])
+    assert exit.value.code == 0
+    usage = capsys.readouterr().out
+    assert '{info,configs,convert,demo,ablate,sweep}' in usage

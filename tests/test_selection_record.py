@@ -1,24 +1,22 @@
-"""What mmohem selects did not change when its cost was cut: on the cost
-benchmark's batch (docs/benchmarks.md) each setting selects the RoIs, in the
-order, that the code before the cut (commit e93f2ef) selected. The record,
-tests/data/selection_record.json, was written by running
-:func:`helpers.benchmark_batch_selection`.
+"""What mmohem selects does not change unnoticed: on the cost benchmark's
+batch (docs/benchmarks.md) each setting of ``helpers.RECORDED_SAMPLERS``
+selects the RoIs, in the order, that tests/data/selection_record.json holds
+(written by :func:`helpers.benchmark_batch_selection`; the file names the
+commit and the machine it was written with).
 
-The record detects change, not correctness, and it is tied to the machine
-that wrote it: the RPN of a random-weight ResNet-50 ranks its proposals by
-float sums that another CPU or mmcv build computes a little differently, so
-near-tied proposals swap indices and the selection's indices move with them
-(between two machines of this project, 8 of 504 background indices of image
-0). The selection is therefore computed in a subprocess that limits oneDNN,
-MKL and ATen to AVX2 kernels (:data:`PINNED_ISA`), with which a CPU with
-AVX-512 reproduces the record; on such a CPU, unpinned, the
-background indices of image 0 move from rank 151 on (329 becomes 330). The
-current record was written on the machine the file names, with the package
-of commit cf27130, after checking there that it selects exactly what the
-code at the time of writing selects; cf27130's package had matched the
-e93f2ef record on the machine before. Regenerate it the same way (the last
-landed commit's package, then the current code, both on the new machine,
-identical, both with :data:`PINNED_ISA` set) when the machine changes."""
+The record detects change, not correctness (the reference tests check
+that), and it depends on the CPU's arithmetic: the RPN of a random-weight
+ResNet-50 ranks its proposals by float sums that another instruction set or
+mmcv build computes a little differently, so near-tied proposals swap
+indices and the selection's indices move with them (unpinned, a CPU with
+AVX-512 moves image 0's background indices from rank 151 on). The selection
+is therefore computed in a subprocess that limits oneDNN, MKL and ATen to
+AVX2 kernels (:data:`PINNED_ISA`). Where the record must be written anew (a
+machine on which the pinned selection still differs), write it with
+:data:`PINNED_ISA` set, after checking on that machine that the package of
+the commit the record names selects exactly what the current code selects:
+then the new record holds the same selection in that machine's arithmetic.
+"""
 import json
 import os
 import os.path as osp

@@ -1,9 +1,18 @@
-"""The compatibility sweep on a representative subset of mmdet's configs:
-each trains one step as shipped and with mmohem's sampler (or is refused at
-build with the reason), the swap is checked on the built model, and the
-table says how mmohem adapted to the head."""
-import pytest
+"""The compatibility sweep on a representative subset of mmdet's configs,
+one per kind of RoI head: each trains one step as shipped and with
+mmohem's sampler (or is refused at build with the reason), the swap is
+checked on the built model, and the table says how mmohem adapted to the
+head. The configs are swept shrunk (:func:`small`): what the sweep checks
+does not depend on their widths, and every config at its full size is
+swept by ``mmohem sweep`` (docs/compatibility.md)."""
+import os.path as osp
 
+import pytest
+from mmengine.config import Config
+from tiny_coco import narrow_options
+
+from mmohem.sampler_configs import rcnn_stages
+from mmohem.tools.config_files import mim_config_dir
 from mmohem_benchmark.sweep import (Outcome, Row, Status, is_regression,
                                     markdown, run_sweep)
 
@@ -19,12 +28,38 @@ SUBSET = {
 }
 
 
+def small(cfg: Config) -> None:
+    """Shrink a config of the subset in place: ResNet-18, the FPN and the
+    heads narrowed (:func:`~tiny_coco.narrow_options`), 200 proposals per
+    image and 64 RoIs per R-CNN stage. The heads, their branches and the
+    samplers' kinds and settings stay as shipped: the RoIs' number and
+    width decide what the step costs on the CPU, not whether it trains."""
+    cfg.merge_from_dict({
+        'model.backbone.depth': 18,
+        'model.neck.in_channels': [64, 128, 256, 512],
+        'model.train_cfg.rpn_proposal.nms_pre': 200,
+        'model.train_cfg.rpn_proposal.max_per_img': 200,
+        **narrow_options(cfg.model)
+    })
+    for _, stage in rcnn_stages(cfg.model):
+        stage['sampler']['num'] = 64
+
+
 @pytest.fixture(scope='module')
-def rows():
+def rows(tmp_path_factory):
+    """The sweep's rows of the subset, each config :func:`small`, written
+    at its path in a config folder of its own."""
+    root = tmp_path_factory.mktemp('configs')
+    for config in SUBSET:
+        cfg = Config.fromfile(osp.join(mim_config_dir('mmdet'), config))
+        small(cfg)
+        (root / config).parent.mkdir(exist_ok=True)
+        cfg.dump(str(root / config))
     only = [f'^{config}$'.replace('.', r'\.') for config in SUBSET]
     return {
         row.config: row
-        for row in run_sweep(everything=True, only=only, log=lambda _: None)
+        for row in run_sweep(
+            everything=True, only=only, root=str(root), log=lambda _: None)
     }
 
 

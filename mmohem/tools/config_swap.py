@@ -1,58 +1,26 @@
-"""Find the R-CNN samplers of a detector config and swap them for OHEM.
-
-Two-stage detectors keep the R-CNN sampler in ``train_cfg.rcnn.sampler``:
-one dict, or a list with one dict per stage for cascades. The detector may
-sit inside another model (``model.detector`` of a tracker or of a
-semi-supervised wrapper), so every ``train_cfg`` under ``model`` is searched.
-The RPN's sampler (``train_cfg.rpn``) is never touched.
+"""Swap the R-CNN samplers of a detector config for OHEM: which stages get
+it (the stage rule that ``mmohem convert`` follows too) and the sampler
+that replaces each (:mod:`mmohem.sampler_configs` finds them). The RPN's
+sampler is never touched.
 """
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional
+
+from ..sampler_configs import MMOHEM_ONLY_KEYS, mmohem_arguments, rcnn_stages
 
 # what a swap keeps from the original sampler
 KEPT_KEYS = ('num', 'add_gt_as_proposals')
 DEFAULT_NUM = 512  # mmdet's R-CNN configs
 # which stages of a cascade get OHEM: 'first' mines the RPN's proposals
-# only; a later stage's candidates are the previous stage's sampled RoIs,
-# refined, about as many as it keeps, so there is little left to mine and
-# NMS thins the positives that converged on each object (docs/results.md:
-# -4.5 AP in every stage, +1.5, within the seed spread, in the first only,
-# on the shapes benchmark, 3 seeds)
+# only, the pool OHEM was made for. A later stage's candidates are the
+# previous stage's sampled RoIs, refined, about as many as it keeps, so
+# there is little left to mine, and NMS thins the positives that converged
+# on each object; docs/results.md (the cascade regime) has the measurements
 STAGE_CHOICES = ('first', 'all')
 
 
-def rcnn_stages(model_cfg: dict,
-                path: str = 'model') -> Iterator[Tuple[str, dict]]:
-    """Every R-CNN stage's train config under ``model_cfg``.
-
-    Args:
-        model_cfg (dict): The ``model`` part of a config.
-        path (str): Dotted path of ``model_cfg``, for the yielded paths.
-
-    Yields:
-        tuple[str, dict]: The stage's dotted path (e.g.
-        ``model.train_cfg.rcnn`` or ``model.train_cfg.rcnn.2``) and its
-        dict, which has a ``sampler``.
-    """
-    if not isinstance(model_cfg, dict):
-        return
-    train_cfg = model_cfg.get('train_cfg')
-    if isinstance(train_cfg, dict):
-        rcnn = train_cfg.get('rcnn')
-        base = f'{path}.train_cfg.rcnn'
-        if isinstance(rcnn, dict) and 'sampler' in rcnn:
-            yield base, rcnn
-        elif isinstance(rcnn, (list, tuple)):
-            for i, stage in enumerate(rcnn):
-                if isinstance(stage, dict) and 'sampler' in stage:
-                    yield f'{base}.{i}', stage
-    for key, value in model_cfg.items():
-        if key != 'train_cfg' and isinstance(value, dict):
-            yield from rcnn_stages(value, f'{path}.{key}')
-
-
 def is_later_stage(path: str) -> bool:
-    """Whether a path of :func:`rcnn_stages` is a cascade stage after the
-    first (``...rcnn.1``, ``...rcnn.2``)."""
+    """Whether a path of :func:`~mmohem.sampler_configs.rcnn_stages` is a
+    cascade stage after the first (``...rcnn.1``, ``...rcnn.2``)."""
     index = path.rpartition('.')[2]
     return index.isdigit() and index != '0'
 
@@ -87,64 +55,6 @@ def has_key(tree, key: str) -> bool:
     return False
 
 
-# arguments only mmohem.OHEMSampler takes: mmdet's OHEMSampler, given
-# them, takes them silently into its **kwargs and ignores them
-MMOHEM_ONLY_KEYS = ('nms_iou_thr', 'loss_keys', 'chunk_size', 'loss_weights',
-                    'min_negatives', 'class_agnostic_nms')
-MMDET_OHEM_TYPES = ('OHEMSampler', 'mmdet.OHEMSampler')
-
-
-def mmohem_arguments(sampler: dict) -> List[str]:
-    """mmohem.OHEMSampler's own arguments in ``sampler`` when it names
-    mmdet's ``OHEMSampler``: the trap of ``type='OHEMSampler'`` (mmdet's)
-    written with mmohem's arguments. Empty otherwise.
-
-    Args:
-        sampler (dict): A sampler config.
-
-    Returns:
-        list[str]: Those arguments (``pos_fraction=None`` among them: only
-        mmohem's sampler accepts it).
-    """
-    if not isinstance(sampler,
-                      dict) or sampler.get('type') not in MMDET_OHEM_TYPES:
-        return []
-    found = [key for key in MMOHEM_ONLY_KEYS if key in sampler]
-    if 'pos_fraction' in sampler and sampler['pos_fraction'] is None:
-        found.append('pos_fraction=None')
-    return found
-
-
-def mistyped_samplers(cfg) -> List[Tuple[str, List[str]]]:
-    """The R-CNN samplers of ``cfg`` that fall into that trap.
-
-    Args:
-        cfg (Config | dict): A full config (with ``model``).
-
-    Returns:
-        list[tuple[str, list[str]]]: Each sampler's dotted path and the
-        mmohem arguments it passes to mmdet's sampler.
-    """
-    found = []
-    for path, stage in rcnn_stages(cfg.get('model') or {}):
-        keys = mmohem_arguments(stage['sampler'])
-        if keys:
-            found.append((f'{path}.sampler', keys))
-    return found
-
-
-def mistyped_message(found: List[Tuple[str, List[str]]]) -> str:
-    """What :func:`mistyped_samplers` found, and the fix."""
-    where = '; '.join(f"{path} ({', '.join(keys)})" for path, keys in found)
-    return (
-        "type='OHEMSampler' is mmdet's built-in sampler, but the config "
-        f"gives it mmohem.OHEMSampler's arguments: {where}. mmdet's sampler "
-        'takes them into its **kwargs and ignores them (with '
-        'pos_fraction=None, training then fails with "unsupported operand '
-        "type(s) for *: 'int' and 'NoneType'\"). Write type="
-        "'mmohem.OHEMSampler', with 'mmohem' in custom_imports.")
-
-
 def ohem_sampler(original: Optional[dict], **options) -> dict:
     """``mmohem.OHEMSampler`` config replacing ``original``.
 
@@ -152,7 +62,8 @@ def ohem_sampler(original: Optional[dict], **options) -> dict:
         original (dict, optional): The sampler it replaces; its ``num`` and
             ``add_gt_as_proposals`` are kept (512 and True if absent), and
             all of mmohem's arguments when it is mmdet's ``OHEMSampler``
-            written with them (:func:`mmohem_arguments`).
+            written with them
+            (:func:`~mmohem.sampler_configs.mmohem_arguments`).
         **options: mmohem.OHEMSampler arguments (``pos_fraction``,
             ``nms_iou_thr``, ``loss_keys``, ``neg_pos_ub``, ...), which win.
 
@@ -175,23 +86,9 @@ def ohem_sampler(original: Optional[dict], **options) -> dict:
     return sampler
 
 
-def mmdet_ohem_sampler(original: Optional[dict]) -> dict:
-    """mmdet's built-in ``OHEMSampler`` replacing ``original`` (its quota
-    and bounds kept, the 1:3 default quota where it had none)."""
-    original = original or {}
-    return dict(
-        # scoped: a downstream repo's registry (mmrotate's) does not see
-        # mmdet's bare name
-        type='mmdet.OHEMSampler',
-        num=original.get('num', DEFAULT_NUM),
-        pos_fraction=original.get('pos_fraction', 0.25),
-        neg_pos_ub=original.get('neg_pos_ub', -1),
-        add_gt_as_proposals=original.get('add_gt_as_proposals', True))
-
-
 def swap_samplers(cfg,
                   make_sampler=ohem_sampler,
-                  stages: str = 'all',
+                  stages: str = 'first',
                   **options) -> List[str]:
     """Replace the R-CNN samplers of ``cfg`` in place.
 
@@ -199,10 +96,9 @@ def swap_samplers(cfg,
         cfg (Config | dict): A full config (with ``model``).
         make_sampler (Callable): ``make_sampler(original, **options)`` gives
             the new sampler dict. Defaults to :func:`ohem_sampler`.
-        stages (str): ``'all'`` (every R-CNN stage, what the compatibility
-            sweep checks) or ``'first'`` (a cascade's later stages keep
-            the source's samplers, whatever they are, as ``mmohem convert``
-            does by default; see :func:`is_mined`).
+        stages (str): ``'first'`` (default, as ``mmohem convert``): a
+            cascade's later stages keep the source's samplers, whatever
+            they are (see :func:`is_mined`); ``'all'``: every R-CNN stage.
         **options: Passed to ``make_sampler``.
 
     Returns:

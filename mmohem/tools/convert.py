@@ -21,10 +21,10 @@ from typing import List, Optional
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
+from ..sampler_configs import mistyped_message, mistyped_samplers, rcnn_stages
 from .config_files import mim_config_dir
 from .config_swap import (check_stages, has_key, is_later_stage, is_mined,
-                          mistyped_message, mistyped_samplers, ohem_sampler,
-                          rcnn_stages)
+                          ohem_sampler)
 from .scope import build_model
 
 
