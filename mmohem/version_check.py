@@ -7,30 +7,42 @@ are read from the installed distributions' metadata, without importing the
 packages: importing mmdet with an mmcv it does not accept stops at mmdet's
 own assertion before mmohem could say anything.
 
-The supported range is every MMDetection 3.x release, each with the mmcv
-and mmengine releases it accepts itself (mmdet 3.0 and 3.1 stop below mmcv
-2.1). Two stacks are tested (docs/installation.md): mmdet 3.3.0 with mmcv
-2.1.0, and mmdet 3.1.0 with mmcv 2.0.1 (the one mmrotate 1.0.0rc1 and mmocr
-1.0.1 both accept).
-"""
-from importlib import metadata
-from typing import Dict, Tuple
+The supported range is every MMDetection 3.x release with the mmengine
+releases mmdet 3.x accepts, and with the mmcv releases that the installed
+mmdet accepts itself: its ``mmdet/__init__.py`` assigns
+``mmcv_minimum_version`` and ``mmcv_maximum_version`` and asserts
+``minimum <= mmcv < maximum``. Those two bounds are read from that file
+(parsed, not run), so an mmdet whose bound was raised to take a newer mmcv
+is checked against its raised bound. Only when the file cannot be read are
+the bounds taken from :data:`MMCV_FOR_MMDET`, the releases' own values, and
+the message says so.
 
-from packaging.version import Version
+Two stacks are tested (:data:`TESTED_STACKS`, docs/installation.md); any
+other stack in the supported range is accepted with one line in the log
+(logger ``mmohem``) that names them.
+"""
+import ast
+import importlib.util
+import logging
+import os.path as osp
+from importlib import metadata
+from typing import Dict, NamedTuple, Optional, Tuple
+
+from packaging.version import InvalidVersion, Version
 
 Range = Tuple[str, str]  # (lowest supported, first unsupported)
 
 MMDET: Range = ('3.0.0', '3.4.0')
 # mmdet 3.x's own requirement on mmengine
 MMENGINE: Range = ('0.7.1', '1.0.0')
-# the mmcv each mmdet release accepts, from its own assertion:
-# (mmdet range, mmcv range)
+# the mmcv each mmdet release accepts, from its own assertion, for an mmdet
+# whose __init__.py cannot be read: (mmdet range, mmcv range)
 MMCV_FOR_MMDET: Tuple[Tuple[Range, Range], ...] = (
     (('3.0.0', '3.2.0'), ('2.0.0rc4', '2.1.0')),
     (('3.2.0', '3.4.0'), ('2.0.0rc4', '2.2.0')),
 )
-# every mmcv some supported mmdet accepts (the range when mmdet is missing
-# or unsupported itself)
+# every mmcv some supported mmdet release accepts (the range when mmdet is
+# missing or unsupported itself)
 MMCV: Range = ('2.0.0rc4', '2.2.0')
 # package: its widest supported range (the one pip's metadata states)
 SUPPORTED: Dict[str, Range] = {
@@ -38,69 +50,246 @@ SUPPORTED: Dict[str, Range] = {
     'mmcv': MMCV,
     'mmdet': MMDET,
 }
+# the stacks the test command runs on (tools/run_tests.sh)
+TESTED_STACKS: Tuple[Dict[str, str], ...] = (
+    dict(mmdet='3.3.0', mmcv='2.1.0', mmengine='0.10.7'),
+    dict(mmdet='3.1.0', mmcv='2.0.1', mmengine='0.10.7'),
+)
+# the names mmdet 3.x's __init__.py gives its mmcv bounds
+MMCV_BOUND_NAMES = ('mmcv_minimum_version', 'mmcv_maximum_version')
 
+# the README's commands, word for word (tests/test_version_check.py)
 INSTALL_HINT = (
-    'Install a tested stack with `bash tools/bootstrap.sh` (mmdet 3.3, CPU) '
-    'or `bash tools/bootstrap.sh downstream` (mmdet 3.1 with mmrotate and '
-    'mmocr, CPU), or on a GPU machine with `mim install "mmcv>=2.0.0rc4,'
-    '<2.2.0" "mmdet>=3.2,<3.4"` (mmdet 3.0 and 3.1 need mmcv<2.1.0); '
-    'docs/installation.md lists the torch and CUDA versions that have '
-    'prebuilt mmcv wheels.')
+    'To install a tested stack on a GPU machine, with torch 2.1.x: '
+    '`pip install -U openmim`, then '
+    '`mim install "mmengine>=0.10,<0.11" "mmcv==2.1.0" "mmdet>=3.3,<3.4"`, '
+    'then `pip install -e .` in mmohem\'s clone (README, "Install on a GPU '
+    'machine"; docs/installation.md lists the torch versions with prebuilt '
+    'mmcv wheels). On a CPU machine, from mmohem\'s clone: '
+    '`bash tools/bootstrap.sh` (mmdet 3.3) or '
+    '`bash tools/bootstrap.sh downstream` (mmdet 3.1 with mmrotate and '
+    'mmocr).')
+
+logger = logging.getLogger('mmohem')
 
 
-def installed_version(package: str) -> str:
-    """The installed version of ``package``, from its metadata.
+def digit_version(version: str, length: int = 4) -> Tuple[int, ...]:
+    """``version`` as a tuple that orders as mmengine's ``digit_version``
+    orders it, which mmdet's assertion compares with: the release padded to
+    ``length`` numbers, then ``(-3|-2|-1, n)`` for an a/b/rc pre-release,
+    ``(-4, 0)`` for a dev release, ``(1, n)`` for a post-release and
+    ``(0, 0)`` for a final release; a local label (``+cu118``) is ignored.
 
     Raises:
-        ImportError: If the package is not installed.
+        packaging.version.InvalidVersion: If ``version`` is not a version.
     """
+    parsed = Version(version)
+    release = list(parsed.release[:length])
+    release += [0] * (length - len(release))
+    if parsed.is_prerelease:
+        if parsed.pre:
+            kind, number = parsed.pre
+            release += [{'a': -3, 'b': -2, 'rc': -1}.get(kind, -4), number]
+        else:
+            release += [-4, 0]
+    elif parsed.is_postrelease:
+        release += [1, parsed.post]
+    else:
+        release += [0, 0]
+    return tuple(release)
+
+
+def _distribution(package: str) -> Optional[metadata.Distribution]:
+    """The installed distribution of ``package``, or None."""
     try:
-        return metadata.version(package)
+        return metadata.distribution(package)
     except metadata.PackageNotFoundError:
-        low, high = SUPPORTED[package]
-        raise ImportError(f'mmohem needs {package}>={low},<{high}, which is '
-                          f'not installed. {INSTALL_HINT}') from None
+        return None
 
 
-def _within(version: str, bounds: Range) -> bool:
-    low, high = bounds
-    return Version(low) <= Version(version) < Version(high)
+def installed_version(package: str) -> Optional[str]:
+    """The installed version of ``package`` from its metadata, or None if
+    it is not installed."""
+    dist = _distribution(package)
+    return None if dist is None else dist.version
+
+
+def _within(version: str, low: Optional[str], high: Optional[str]) -> bool:
+    """``low <= version < high`` as mmdet's assertion decides it (None: no
+    bound); False for a version that cannot be parsed."""
+    try:
+        key = digit_version(version)
+        return ((low is None or digit_version(low) <= key)
+                and (high is None or key < digit_version(high)))
+    except InvalidVersion:
+        return False
+
+
+def _requirement(package: str, low: Optional[str], high: Optional[str]) -> str:
+    bounds = ([f'>={low}'] if low else []) + ([f'<{high}'] if high else [])
+    return package + ','.join(bounds) if bounds else f'any {package}'
 
 
 def mmcv_range(mmdet_version: str) -> Range:
-    """The mmcv releases that ``mmdet_version`` accepts (all of
-    :data:`MMCV` for an mmdet outside :data:`MMDET`)."""
-    for mmdet_bounds, mmcv_bounds in MMCV_FOR_MMDET:
-        if _within(mmdet_version, mmdet_bounds):
+    """The mmcv releases that the mmdet release ``mmdet_version`` accepts as
+    published (all of :data:`MMCV` for an mmdet outside :data:`MMDET`); the
+    fallback of :func:`mmdet_mmcv_bounds`."""
+    for (low, high), mmcv_bounds in MMCV_FOR_MMDET:
+        if _within(mmdet_version, low, high):
             return mmcv_bounds
     return MMCV
 
 
+def read_mmcv_bounds(source: str) -> Tuple[Optional[str], Optional[str]]:
+    """The mmcv bounds that an mmdet ``__init__.py`` enforces.
+
+    Args:
+        source (str): The file's text. It is parsed, never run.
+
+    Returns:
+        tuple: ``(low, high)``: the values of its top-level string
+        assignments to ``mmcv_minimum_version`` and ``mmcv_maximum_version``;
+        a bound that no top-level ``assert`` uses is not enforced and is
+        None.
+
+    Raises:
+        ValueError: If the file does not parse, does not assign both names
+            a string, or assigns one something that is not a version.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise ValueError(
+            f'it does not parse ({e.msg}, line {e.lineno})') from None
+    values: Dict[str, str] = {}
+    asserted = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(
+                node.value, ast.Constant) and isinstance(
+                    node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    values[target.id] = node.value.value
+        elif isinstance(node, ast.Assert):
+            asserted.update(
+                n.id for n in ast.walk(node.test) if isinstance(n, ast.Name))
+    missing = [name for name in MMCV_BOUND_NAMES if name not in values]
+    if missing:
+        raise ValueError(f"it assigns no string to {' or '.join(missing)}")
+    for name in MMCV_BOUND_NAMES:
+        try:
+            digit_version(values[name])
+        except InvalidVersion:
+            raise ValueError(
+                f'its {name} {values[name]!r} is not a version') from None
+    low, high = (
+        values[name] if name in asserted else None
+        for name in MMCV_BOUND_NAMES)
+    return low, high
+
+
+def _mmdet_init_file() -> Optional[str]:
+    """mmdet's ``__init__.py``, without importing mmdet: the installed
+    distribution's file, or, for an install whose files live elsewhere
+    (``pip install -e``), the one the import system would load."""
+    dist = _distribution('mmdet')
+    if dist is not None:
+        path = str(dist.locate_file('mmdet/__init__.py'))
+        if osp.isfile(path):
+            return path
+    try:
+        spec = importlib.util.find_spec('mmdet')
+    except (ImportError, ValueError):
+        return None
+    if spec is not None and spec.origin and osp.isfile(spec.origin):
+        return spec.origin
+    return None
+
+
+class MmcvBounds(NamedTuple):
+    """The mmcv releases the installed mmdet accepts, and where they come
+    from (for the message)."""
+    low: Optional[str]
+    high: Optional[str]
+    source: str
+
+
+def mmdet_mmcv_bounds(mmdet_version: str) -> MmcvBounds:
+    """The mmcv bounds of the installed mmdet: read from its own
+    ``__init__.py``, or, if that cannot be read, the bounds its release
+    (``mmdet_version``) was published with, saying why."""
+    path = _mmdet_init_file()
+    if path is None:
+        why = 'its mmdet/__init__.py was not found'
+    else:
+        try:
+            with open(path, encoding='utf-8') as f:
+                low, high = read_mmcv_bounds(f.read())
+            return MmcvBounds(low, high, f'read from {path}')
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            why = f'{path} could not be read: {e}'
+    low, high = mmcv_range(mmdet_version)
+    return MmcvBounds(low, high,
+                      f'as mmdet {mmdet_version} was released; {why}')
+
+
+def _is_tested(installed: Dict[str, str]) -> bool:
+    """Whether ``installed`` (valid versions) is one of the tested stacks;
+    a local label (``2.1.0+cu118``) counts as its release."""
+
+    def same(stack: Dict[str, str]) -> bool:
+        return all(
+            digit_version(installed[package]) == digit_version(version)
+            for package, version in stack.items())
+
+    return any(same(stack) for stack in TESTED_STACKS)
+
+
 def check_versions() -> Dict[str, str]:
     """Return the installed versions, or raise if any is unsupported.
+
+    A stack within the supported range that is not one of
+    :data:`TESTED_STACKS` is accepted with one warning line from the
+    ``mmohem`` logger.
 
     Returns:
         dict[str, str]: Installed version of each package in
         :data:`SUPPORTED`.
 
     Raises:
-        ImportError: Naming every unsupported package, its installed version
-            and the supported range, and how to install a supported one.
+        ImportError: Naming every missing or unsupported package, its
+            installed version and the range, and how to install a tested
+            stack.
     """
     installed = {package: installed_version(package) for package in SUPPORTED}
+    # package: (its bounds, who sets them, where they come from)
+    rules = {
+        package: (bounds, 'mmohem supports', '')
+        for package, bounds in SUPPORTED.items()
+    }
     mmdet = installed['mmdet']
+    if mmdet is not None and _within(mmdet, *MMDET):
+        low, high, source = mmdet_mmcv_bounds(mmdet)
+        rules['mmcv'] = ((low, high), f'mmdet {mmdet} (installed) accepts',
+                         f' ({source})')
     problems = []
-    for package, bounds in (('mmengine', MMENGINE), ('mmdet', MMDET)):
-        if not _within(installed[package], bounds):
-            problems.append(f'{package} {installed[package]} is installed '
-                            f'but mmohem supports {package}>={bounds[0]},'
-                            f'<{bounds[1]}')
-    low, high = bounds = mmcv_range(mmdet)
-    if not _within(installed['mmcv'], bounds):
-        which = (f'mmdet {mmdet} (installed) accepts'
-                 if _within(mmdet, MMDET) else 'mmohem supports')
-        problems.append(f"mmcv {installed['mmcv']} is installed but {which} "
-                        f'mmcv>={low},<{high}')
+    for package, version in installed.items():
+        (low, high), who, where = rules[package]
+        wanted = _requirement(package, low, high)
+        if version is None:
+            problems.append(
+                f'{package} is not installed ({who} {wanted}{where})')
+        elif not _within(version, low, high):
+            problems.append(
+                f'{package} {version} is installed but {who} {wanted}{where}')
     if problems:
         raise ImportError('; '.join(problems) + '. ' + INSTALL_HINT)
+    if not _is_tested(installed):
+        tested = '; '.join(' + '.join(f'{package} {version}'
+                                      for package, version in stack.items())
+                           for stack in TESTED_STACKS)
+        logger.warning(
+            f"mmohem: mmdet {installed['mmdet']}, mmcv {installed['mmcv']} "
+            f"and mmengine {installed['mmengine']} are accepted but are not "
+            f'a tested stack (tested: {tested}).')
     return installed

@@ -72,6 +72,9 @@ def installed(tmp_path_factory):
 
 def test_sdist_and_wheel_carry_the_configs(installed):
     assert any(m.endswith(SHIPPED) for m in installed['members'])
+    # the licence, the changes and how to cite, beside the code
+    for name in ('LICENSE', 'CHANGELOG.md', 'CITATION.cff'):
+        assert any(m.endswith('/' + name) for m in installed['members']), name
     with zipfile.ZipFile(installed['wheel']) as whl:
         names = whl.namelist()
     for name in ('faster_rcnn_ohem_r50.py', 'cascade_rcnn_ohem_r50.py',
