@@ -16,6 +16,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from .demo import prepare_data, train_variant
 from .markdown import mean_std
+from .provenance import provenance
 from .shapes import ShapesSpec
 
 SAMPLER = 'model.train_cfg.rcnn.sampler.'
@@ -26,7 +27,7 @@ class Variant(NamedTuple):
 
     Attributes:
         base (str): The demo variant whose config it starts from
-            (a name of :data:`mmohem_benchmark.SAMPLERS`).
+            (a name of :data:`mmohem_benchmark.SAMPLER_LABELS`).
         change (str): What differs from ``base``, for the table.
         options (dict): Config overrides (``--cfg-options`` style keys).
         regimes (tuple): The regimes it applies to.
@@ -39,7 +40,7 @@ class Variant(NamedTuple):
 
 RESEARCH = {SAMPLER + 'type': 'mmohem_benchmark.ResearchOHEMSampler'}
 # the demo's regimes with a config per sampler (configs/shapes/)
-ALL_REGIMES = ('fast', 'faster', 'cascade', 'oriented')
+ALL_REGIMES = ('fast', 'faster', 'cascade', 'oriented', 'rotated_fast')
 
 VARIANTS: Dict[str, Variant] = {
     'random':
@@ -142,7 +143,8 @@ VARIANTS: Dict[str, Variant] = {
         regimes=('faster', )),
 }
 
-# names of mmohem 0.1 for two rows, still accepted on the command line
+# the rows' names before 0.2, accepted on the command line until 0.3
+# (CHANGELOG.md), mapped to the names results are recorded under
 OLD_NAMES = {'ohem': 'mmohem', 'mmdetohem': 'mmdet_ohem'}
 
 
@@ -203,7 +205,7 @@ def run_ablation(names: Sequence[str],
                          f'regime only, not {regime!r}')
     spec = spec or ShapesSpec()
     data_root = osp.join(work_dir, 'data')
-    prepare_data(spec, data_root)
+    prepare_data(spec, data_root, (regime, ))
     for seed in seeds:
         for name in names:
             done = load_results(results_path).get(regime, {}).get(name, {})
@@ -223,6 +225,7 @@ def run_ablation(names: Sequence[str],
                 osp.join(work_dir, regime, name, f'seed{seed}'),
                 options=variant.options)
             result['variant'] = name
+            result['provenance'] = provenance()
             result.pop('log_dir', None)  # a path on this machine only
             _save_run(results_path, regime, name, seed, result)
             print(f"[ablate] {regime} {name} seed {seed}: "

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import Dict, List, Optional, Sequence
 
 from mmohem.tools.config_files import CONFIG_DIR
-from . import SAMPLERS
+from . import SAMPLER_LABELS
 from .markdown import mean_std
 from .plots import draw_gallery, draw_summary
 from .proposals import write_proposals
@@ -24,9 +24,13 @@ from .shapes import (ShapesSpec, ensure_dataset, ensure_dota, stamp_matches,
                      write_stamp)
 
 # the demo's variants: the three samplers compared, with their labels
-VARIANTS = tuple(SAMPLERS.items())
+VARIANTS = tuple(SAMPLER_LABELS.items())
 NUM_PROPOSALS = 1000
 REGIMES = ('fast', 'faster')  # mmohem demo --regime both
+# the regimes that detect the shapes' oriented boxes (needs mmrotate):
+# end-to-end Oriented R-CNN, and Rotated Faster R-CNN's head on the
+# precomputed proposals (the paper's regime)
+ORIENTED_REGIMES = ('oriented', 'rotated_fast')
 
 
 def config_file(regime: str, variant: str) -> str:
@@ -38,8 +42,8 @@ def prepare_data(spec: ShapesSpec,
                  root: str,
                  regimes: Sequence[str] = REGIMES) -> None:
     """Dataset and proposals under ``root``, and the oriented boxes in DOTA's
-    format for the ``oriented`` regime, written only if missing."""
-    if 'oriented' in regimes:
+    format for the regimes that detect them, written only if missing."""
+    if set(regimes) & set(ORIENTED_REGIMES):
         ensure_dota(spec, root)
     stamp = osp.join(root, 'proposals.json')
     wanted = json.dumps(
