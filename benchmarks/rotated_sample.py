@@ -20,9 +20,9 @@ and writes the JSON. Runs on the CPU or a GPU (``--device cuda``).
 import argparse
 import json
 import statistics
-import time
 
 import torch
+from bench_utils import timed
 from mmcv.ops import nms_rotated
 from mmengine.config import Config
 from mmengine.structures import InstanceData
@@ -109,16 +109,6 @@ def sampler_for(head, num: int, nms_iou_thr):
             nms_iou_thr=nms_iou_thr,
             pos_fraction=None),
         default_args=dict(context=head))
-
-
-def timed(fn, device) -> float:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    fn()
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
 
 
 def measure(name: str, reps: int, device: torch.device) -> dict:
