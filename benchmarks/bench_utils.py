@@ -14,6 +14,7 @@ from mmdet.registry import TASK_UTILS
 from mmdet.structures.bbox import bbox2roi
 
 import mmohem  # noqa: F401  (registers mmohem.OHEMSampler)
+from mmohem_benchmark.provenance import provenance
 
 # mmdet's Faster R-CNN R-50-FPN 1x (the sampler is swapped per variant)
 FASTER_RCNN = mmohem.config_path('faster_rcnn_ohem_r50.py')
@@ -76,12 +77,16 @@ def summary(samples: Sequence[float]) -> Dict[str, float]:
         n=len(ordered))
 
 
-def report(result: dict, text: str, out: Optional[str]) -> dict:
-    """Print the markdown table and write the JSON (``--out``)."""
+def report(result: dict,
+           text: str,
+           out: Optional[str],
+           device: Optional[torch.device] = None) -> dict:
+    """Print the markdown table and write the JSON (``--out``), with what
+    produced it (the commit, the stack, ``device``: the CPU if None)."""
     print(text)
     if out:
         with open(out, 'w') as f:
-            json.dump(result, f, indent=2)
+            json.dump(dict(result, provenance=provenance(device)), f, indent=2)
     return result
 
 

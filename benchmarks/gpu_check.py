@@ -123,7 +123,7 @@ def main(argv=None) -> dict:
         torch=torch.__version__,
         agreement=agreement(model, data),
         host_syncs=host_syncs(model, data) if device.type == 'cuda' else {})
-    return report(result, markdown(result), args.out)
+    return report(result, markdown(result), args.out, device)
 
 
 def markdown(r: dict) -> str:

@@ -171,7 +171,7 @@ def main(argv=None) -> dict:
         standin_ratio_without_nms=(times['mmohem']['median'] -
                                    times['nms']['median']) /
         times['mmdet_ohem']['median'])
-    return report(result, markdown(result), args.out)
+    return report(result, markdown(result), args.out, device)
 
 
 def markdown(r: dict) -> str:

@@ -118,7 +118,7 @@ def main(argv=None) -> dict:
         sampler_mmohem_s=calls['mmohem']['median'],
         sampler_forward_s=calls['forward']['median'],
         sampler_calls=calls)
-    return report(result, markdown(result), args.out)
+    return report(result, markdown(result), args.out, device)
 
 
 def markdown(r: dict) -> str:

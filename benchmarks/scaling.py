@@ -162,8 +162,9 @@ def main(argv=None) -> dict:
             f'{num_rois} RoIs, {num_classes} classes, chunk {chunk}: '
             f"{rows[-1]['time']['median']:.3f} s",
             file=sys.stderr)
-    result = dict(device=device_name(pick_device(args.device)), points=rows)
-    return report(result, markdown(result), args.out)
+    device = pick_device(args.device)
+    result = dict(device=device_name(device), points=rows)
+    return report(result, markdown(result), args.out, device)
 
 
 def markdown(result: dict) -> str:

@@ -16,7 +16,6 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from .demo import prepare_data, train_variant
 from .markdown import mean_std
-from .provenance import provenance
 from .shapes import ShapesSpec
 
 SAMPLER = 'model.train_cfg.rcnn.sampler.'
@@ -225,7 +224,6 @@ def run_ablation(names: Sequence[str],
                 osp.join(work_dir, regime, name, f'seed{seed}'),
                 options=variant.options)
             result['variant'] = name
-            result['provenance'] = provenance()
             result.pop('log_dir', None)  # a path on this machine only
             _save_run(results_path, regime, name, seed, result)
             print(f"[ablate] {regime} {name} seed {seed}: "

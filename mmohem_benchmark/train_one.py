@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 
 # registers the ablation's research-only samplers
 from . import research_samplers  # noqa: F401
+from .provenance import provenance
 
 
 def schedule_options(iters: int) -> dict:
@@ -85,6 +86,8 @@ def train_one(config: str,
         # CPU results depend on the thread count (reduction order)
         device=_device_name(),
         threads=torch.get_num_threads(),
+        provenance=provenance(
+            torch.device('cuda' if torch.cuda.is_available() else 'cpu')),
         log_dir=runner.log_dir)
     with open(osp.join(work_dir, 'result.json'), 'w') as f:
         json.dump(result, f)
