@@ -12,11 +12,11 @@ fifth) and its ratio to ``RandomSampler``'s, with mmohem's mining figures
 another on a shared machine: rerun it to see the spread.
 """
 import argparse
-import json
 import tempfile
 
+from bench_utils import report
+
 from mmohem_benchmark.demo import VARIANTS, run_demo
-from mmohem_benchmark.provenance import provenance
 from mmohem_benchmark.shapes import ShapesSpec
 
 
@@ -46,22 +46,14 @@ def main() -> None:
             mining=run.get('mining'))
         for variant, run in runs.items()
     }
-    print('| sampler | s/iter | x RandomSampler |')
-    print('|---|---|---|')
+    lines = ['| sampler | s/iter | x RandomSampler |', '|---|---|---|']
     for (variant, label), row in zip(VARIANTS, rows.values()):
-        print(f"| {label} | {row['s_per_iter']:.2f} | "
-              f"{row['vs_random']:.2f} |")
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(
-                    command='benchmarks/oriented_step.py '
-                    f'--iters {args.iters} --num-train {args.num_train} '
-                    f'--num-val {args.num_val}',
-                    provenance=provenance(),
-                    rows=rows),
-                f,
-                indent=2)
+        lines.append(f"| {label} | {row['s_per_iter']:.2f} | "
+                     f"{row['vs_random']:.2f} |")
+    command = ('benchmarks/oriented_step.py '
+               f'--iters {args.iters} --num-train {args.num_train} '
+               f'--num-val {args.num_val}')
+    report(dict(command=command, rows=rows), '\n'.join(lines), args.out)
 
 
 if __name__ == '__main__':

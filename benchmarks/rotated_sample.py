@@ -18,18 +18,16 @@ the budget). Prints the medians, the NMS's share (with NMS / without - 1)
 and writes the JSON. Runs on the CPU or a GPU (``--device cuda``).
 """
 import argparse
-import json
 import statistics
 
 import torch
-from bench_utils import timed
+from bench_utils import report, timed
 from mmcv.ops import nms_rotated
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 import mmohem
 from mmohem.tools.scope import build_model
-from mmohem_benchmark.provenance import provenance
 
 CASES = {
     'shapes':
@@ -165,26 +163,23 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     rows = [measure(name, args.reps, device) for name in args.case]
-    print('| case | candidates | num | examined | with NMS (s) | without '
-          'NMS (s) | NMS share | mmcv nms_rotated over all (s) |')
-    print('|---|---|---|---|---|---|---|---|')
+    lines = [
+        '| case | candidates | num | examined | with NMS (s) | without '
+        'NMS (s) | NMS share | mmcv nms_rotated over all (s) |',
+        '|---|---|---|---|---|---|---|---|'
+    ]
     for row in rows:
         m = row['median']
-        print(f"| {row['case']} | {row['num_candidates']} | {row['num']} | "
-              f"{row['num_examined']} | {m['sample_nms']:.4f} | "
-              f"{m['sample_no_nms']:.4f} | {row['nms_share']:.2f} x | "
-              f"{m['mmcv_nms_rotated_all']:.4f} |")
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(
-                    command='benchmarks/rotated_sample.py '
-                    f'--reps {args.reps} --device {args.device}',
-                    provenance=provenance(device),
-                    reps=args.reps,
-                    rows=rows),
-                f,
-                indent=2)
+        lines.append(f"| {row['case']} | {row['num_candidates']} | "
+                     f"{row['num']} | {row['num_examined']} | "
+                     f"{m['sample_nms']:.4f} | {m['sample_no_nms']:.4f} | "
+                     f"{row['nms_share']:.2f} x | "
+                     f"{m['mmcv_nms_rotated_all']:.4f} |")
+    command = ('benchmarks/rotated_sample.py '
+               f'--reps {args.reps} --device {args.device}')
+    report(
+        dict(command=command, reps=args.reps, rows=rows), '\n'.join(lines),
+        args.out, device)
 
 
 if __name__ == '__main__':
