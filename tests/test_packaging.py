@@ -53,8 +53,11 @@ def installed(tmp_path_factory):
         REPO,
         src,
         symlinks=True,
-        ignore=shutil.ignore_patterns('.venv', '.git', '*.egg-info', 'build',
-                                      'dist', 'work_dirs', '__pycache__'))
+        # not the virtual environments: the downstream one alone is
+        # gigabytes, and the sdist takes nothing from them
+        ignore=shutil.ignore_patterns('.venv*', '.git', '*.egg-info', 'build',
+                                      'dist', 'work_dirs', '__pycache__',
+                                      '.pytest_cache', '.dist_test'))
     sdist = build('build_sdist', str(src), str(tmp / 'sdist'))
     with tarfile.open(sdist) as tar:
         tar.extractall(tmp / 'unpacked')
