@@ -197,6 +197,26 @@ def test_ablation_table_deltas_are_paired_over_the_shared_seeds():
     assert rows['`warmup`'][6:9] == ['', '', '']
 
 
+def test_oriented_ablation_table_reports_dotas_ap75():
+    oriented = dict(AP=0.30, AP50=0.60, AP75=0.25, AP_small=None)
+    results = {
+        'rotated_fast': {
+            'random': {
+                '0': dict(oriented, device='cpu', threads=2)
+            },
+            'mmohem': {
+                '0':
+                dict(oriented, AP=0.32, AP75=0.29, device='cpu', threads=2)
+            },
+        }
+    }
+    lines = ablation_table(results, 'rotated_fast').splitlines()
+    assert lines[0].split('|')[4:7] == [' AP ', ' AP50 ', ' AP75 ']
+    mmohem = [c.strip() for c in lines[3].split('|')[1:-1]]
+    assert mmohem[3:6] == ['32.0', '60.0', '29.0']  # one seed: no spread
+    assert mmohem[8] == '+2.0'  # AP vs RandomSampler
+
+
 def test_ablation_markers_are_named_after_the_results_file():
     assert markdown_name('fast', 'benchmarks/results/ablation.json') == \
         'ablation-fast'
