@@ -5,6 +5,9 @@ end, not what it measures), and the ablation's bookkeeping."""
 import glob
 import json
 import math
+import os.path as osp
+import subprocess
+import sys
 
 import pytest
 from mmcv import imread
@@ -13,23 +16,26 @@ from mmohem.tools.cli import main
 from mmohem_benchmark.ablation import ablation_table, markdown_name
 from mmohem_benchmark.demo import VARIANTS as DEMO_VARIANTS
 
+MMOHEM = osp.join(osp.dirname(sys.executable), 'mmohem')
 # the smoke budget: a logged line per run and mined RoIs drawn (every
 # iters // 4 iterations), on one epoch of 8 training images and 4
 # validation images
 ITERS = 2
 
 
-def test_demo_smoke_budget(tmp_path, capsys):
-    """`mmohem demo` run here (each variant trains in a process of its
-    own, started by the command, whose lines the command echoes)."""
+def test_demo_smoke_budget(tmp_path):
+    # the installed console script, as users call it
     work_dir = tmp_path / 'demo'
-    returncode = main([
-        'demo', '--iters',
+    proc = subprocess.run([
+        MMOHEM, 'demo', '--iters',
         str(ITERS), '--num-train', '8', '--num-val', '4', '--work-dir',
         str(work_dir)
-    ])
-    out = ''.join(capsys.readouterr())
-    assert returncode == 0, out[-3000:]
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=1800)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
     # progress was visible while it ran
     assert ('[fast | mmohem.OHEMSampler | seed 0] '
             f'Iter(train) [{ITERS}/{ITERS}]') in out
@@ -69,33 +75,35 @@ def test_ablate_records_a_row_applies_its_change_and_skips_it_next_time(
         tmp_path, capsys):
     """`mmohem ablate` run here (each run trains in a process of its own,
     started by the command, as in the demo), in the end-to-end regime
-    (Faster R-CNN; the demo's smoke run covers the Fast R-CNN one): two
-    iterations with finite losses, the mining statistics recorded."""
+    (Faster R-CNN, pure OHEM; the demo's smoke run covers the Fast R-CNN
+    one): two iterations with finite losses, the mining statistics
+    recorded."""
     results = tmp_path / 'ablation.json'
     args = [
-        'ablate', 'ratio', '--seed', '0', '--iters', '2', '--num-train', '4',
+        'ablate', 'num32', '--seed', '0', '--iters', '2', '--num-train', '4',
         '--num-val', '2', '--work-dir',
         str(tmp_path / 'work'), '--results',
         str(results), '--regime', 'faster'
     ]
     assert main(args) == 0, capsys.readouterr().out[-3000:]
     with open(results) as f:
-        run = json.load(f)['faster']['ratio']['0']
-    assert run['iters'] == 2 and run['variant'] == 'ratio'
+        run = json.load(f)['faster']['num32']['0']
+    assert run['iters'] == 2 and run['variant'] == 'num32'
     assert run['device'] == 'cpu' and run['threads'] >= 1
     assert math.isfinite(run['AP'])
     assert len(run['loss']) == 2
     assert all(math.isfinite(v) for v in run['loss'])
-    assert 0 <= run['mining']['fg_fraction'] <= 0.25  # the row's change
+    assert run['mining']['num_selected'] == 32  # the row's change
+    assert run['mining']['num_candidates'] > 32
     dumped = glob.glob(
-        str(tmp_path / 'work' / 'faster' / 'ratio' / 'seed0' / '*.py'))
-    assert 'pos_fraction=0.25' in open(dumped[0]).read()
+        str(tmp_path / 'work' / 'faster' / 'num32' / 'seed0' / '*.py'))
+    assert 'num=32' in open(dumped[0]).read()
 
     capsys.readouterr()
     assert main(args) == 0
     again = capsys.readouterr().out
     assert 'recorded, skipped' in again
-    assert '| `ratio` | ratio mode: pos_fraction=0.25 | 0 |' in again
+    assert '| `num32` | num=32 | 0 |' in again
 
     with pytest.raises(
             ValueError, match="apply to the faster regime only, not 'fast'"):
