@@ -37,7 +37,7 @@ for d in mmohem mmohem_benchmark configs tests tools benchmarks; do
 done
 "$lint_venv/bin/python" -m flake8 "${paths[@]}"
 "$lint_venv/bin/python" -m isort --check-only --diff "${paths[@]}"
-"$lint_venv/bin/python" -m yapf --diff --recursive "${paths[@]}"
+"$lint_venv/bin/python" -m yapf --diff --recursive --parallel "${paths[@]}"
 
 # Two workers, each running whole test files (module fixtures run once), one
 # torch thread each: two workers with torch's default thread count would
