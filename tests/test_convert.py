@@ -102,9 +102,10 @@ def test_converted_config_puts_ohem_in_the_stages_asked_and_trains(
     assert len(built) == len(mined)
     # 2 iterations x 2 images; HTC (interleaved) samples twice per stage,
     # the second time among the refined boxes for its mask branch
-    calls = 8 if 'htc' in src else 4
-    for sampler in built if trains else []:
-        assert len(sampler.mining_record.pop()) == calls
+    if trains:
+        calls = 8 if 'htc' in src else 4
+        for sampler in built:
+            assert len(sampler.mining_record.pop()) == calls
 
 
 def test_convert_header_says_which_stages_it_mined(tmp_path):
