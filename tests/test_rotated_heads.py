@@ -260,6 +260,45 @@ def test_non_finite_rotated_candidates_are_neither_scored_nor_selected():
     assert torch.isfinite(head._bbox_forward(x, rois)['cls_score']).all()
 
 
+@pytest.mark.parametrize('pool', ['empty_area', 'no_proposals'])
+def test_a_rotated_pool_without_usable_proposals_trains_on_its_gt(pool):
+    """Proposals of zero width or height (a collapsing RPN) score as finite
+    background, as degenerate axis-aligned proposals do, and NMS suppresses
+    none of them (their IoU is 0); with no proposals at all the ground
+    truth is the whole pool. Either way the selection is made, its losses
+    are finite and nothing counts as non-finite."""
+    head = build_roi_head(HEADS['oriented_rcnn'])
+    sampler = head.bbox_sampler
+    sampler.num = 64
+    gen = torch.Generator().manual_seed(8)
+    x = [
+        torch.randn(1, 256, IMG // s, IMG // s, generator=gen) for s in STRIDES
+    ]
+    gt = rotated_gt(gen, sampler.bbox_head.num_classes, quadri=False)
+    boxes = candidates(gen, gt, rotated=True, num=100).priors.tensor
+    if pool == 'empty_area':
+        boxes[0::2, 2] = 0.  # zero width
+        boxes[1::2, 3] = 0.  # zero height
+    else:
+        boxes = boxes[:0]
+    proposals = InstanceData(priors=RotatedBoxes(boxes))
+    result = sampler.sample(
+        head.bbox_assigner.assign(proposals, gt), proposals, gt, feats=x)
+    stats = sampler.mining_record.pop()[0]
+    num_gts = len(gt.bboxes)
+    assert stats['num_nonfinite'] == 0
+    assert torch.isfinite(stats['loss_all'])
+    assert stats['num_candidates'] == len(boxes) + num_gts
+    # every proposal is background; only the ground truth is foreground
+    assert set(result.pos_inds.tolist()) <= set(range(num_gts))
+    expected = min(64, len(boxes) + num_gts)
+    assert len(result.pos_inds) + len(result.neg_inds) == expected
+    if pool == 'empty_area':  # NMS kept every examined candidate
+        assert stats['num_kept'] == stats['num_examined']
+    rois = bbox2roi([result.priors])
+    assert torch.isfinite(head._bbox_forward(x, rois)['cls_score']).all()
+
+
 def test_an_all_ignored_rotated_pool_selects_nothing():
     head = build_roi_head(HEADS['oriented_rcnn'])
     sampler = head.bbox_sampler

@@ -228,6 +228,13 @@ def test_a_budget_met_in_a_later_block_stops_before_the_end():
     pos, neg = reference_budget(expected, groups.tolist(), 30, None)
     assert sorted(selection.pos_inds.tolist()) == pos
     assert sorted(selection.neg_inds.tolist()) == neg
+    # the statistics count what NMS examined, the hardest first (ties in
+    # index order), and what the reference keeps among those
+    ranked = sorted(range(len(loss)), key=lambda i: (-loss[i].item(), i))
+    examined = set(ranked[:selection.num_visited])
+    assert selection.num_examined.item() == selection.num_visited
+    assert selection.num_kept.item() == len(examined.intersection(expected))
+    assert selection.num_kept.item() < len(expected)
 
 
 def test_only_pairs_that_can_touch_get_an_iou(monkeypatch):
