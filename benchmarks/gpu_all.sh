@@ -23,7 +23,8 @@ run "$py" benchmarks/sampler_overhead.py --device cuda \
 run "$py" benchmarks/sampler_overhead.py --device cuda --amp \
     --out "$out/sampler_overhead_${name}_amp.json"
 run "$py" benchmarks/gpu_check.py --out "$out/gpu_check_$name.json"
-run "$py" benchmarks/rotated_nms.py --device cuda --reps 7
+run "$py" benchmarks/rotated_nms.py --device cuda --reps 7 \
+    --out "$out/rotated_nms_$name.json"
 if "$py" -c 'import mmrotate' 2>/dev/null; then
     run "$py" benchmarks/rotated_sample.py --device cuda --reps 7 \
         --out "$out/rotated_sample_$name.json"

@@ -16,6 +16,7 @@ import statistics
 import time
 
 import torch
+from bench_utils import report
 from mmcv.ops import nms_rotated
 
 from mmohem.samplers.box_nms import horizontal_nms, rotated_nms
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument('--num', type=int, default=1000)
     parser.add_argument('--reps', type=int, default=5)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--out', help='write the results as JSON here')
     args = parser.parse_args()
     device = torch.device(args.device)
     gen = torch.Generator().manual_seed(0)
@@ -65,12 +67,21 @@ def main() -> None:
             if device.type == 'cuda':
                 torch.cuda.synchronize()
             times[name].append(time.perf_counter() - start)
-    print(f'{args.num} boxes, {device}, {torch.get_num_threads()} threads, '
-          f'{args.reps} reps')
+    lines = [
+        f'{args.num} boxes, {device}, {torch.get_num_threads()} threads, '
+        f'{args.reps} reps'
+    ]
+    rows = {}
     for name, values in times.items():
         q = statistics.quantiles(values, n=4) if len(values) > 1 else values
-        print(f'{name:24s} median {statistics.median(values):.4f} s '
-              f'(IQR {q[0]:.4f}-{q[-1]:.4f})')
+        rows[name] = dict(median=statistics.median(values), q1=q[0], q3=q[-1])
+        lines.append(f'{name:24s} median {rows[name]["median"]:.4f} s '
+                     f'(IQR {q[0]:.4f}-{q[-1]:.4f})')
+    command = (f'benchmarks/rotated_nms.py --num {args.num} '
+               f'--reps {args.reps} --device {args.device}')
+    report(
+        dict(command=command, num=args.num, reps=args.reps, seconds=rows),
+        '\n'.join(lines), args.out, device)
 
 
 if __name__ == '__main__':
