@@ -23,17 +23,16 @@ class MiningStatsHook(Hook):
     """Log what mmohem's OHEMSampler mines, and draw it.
 
     On every line the LoggerHook writes, it logs the mean over the images
-    sampled since its previous line of: the foreground share of the
-    selection, the mean loss of the selected RoIs and of all candidates, the
-    candidates before and after NMS and the other keys of :data:`LOGGED`, as
-    ``train/ohem_*`` scalars of mmengine's message hub. The LoggerHook prints
-    them and hands them to every visualizer backend (TensorBoard, WandB,
-    local JSON) as they are: the hook tells the runner's LogProcessor to
-    show its latest value, not to average it again over its
-    ``window_size``. Its intervals are the LoggerHook's, in iteration- and
-    epoch-based loops alike (with the LoggerHook's ``ignore_last=False``,
-    the last, shorter interval of an epoch too; by default those images
-    count towards the next line).
+    sampled since its previous line of: the foreground share of the selection,
+    the mean loss of the selected RoIs and of all candidates, the candidates,
+    those NMS examined and those it kept, and the other keys of :data:`LOGGED`,
+    as ``train/ohem_*`` scalars of mmengine's message hub. The LoggerHook
+    prints them and hands them to every visualizer backend (TensorBoard, WandB,
+    local JSON) as they are: the hook tells the runner's LogProcessor to show
+    its latest value, not to average it again over its ``window_size``. Its
+    intervals are the LoggerHook's, in iteration- and epoch-based loops alike
+    (with the LoggerHook's ``ignore_last=False``, the last, shorter interval of
+    an epoch too; by default those images count towards the next line).
 
     A cascade's stages are logged apart, with a ``_stage<k>`` suffix
     (``ohem_fg_fraction_stage2``); HTC's interleaved pass runs a stage's

@@ -116,17 +116,17 @@ class MiningRecord:
             0-dim tensors on the features' device: ``num_candidates``,
             ``far_bg_fraction`` (candidates whose IoU with every object is
             below 0.1) and ``easy_fraction`` (candidates whose loss is below
-            0.1), both shares of the candidates; ``num_examined``
-            (candidates NMS examined, hardest first: all of them, unless it
-            stopped once the selection was settled, as it does for rotated
-            RoIs on the CPU) and ``num_kept`` (those of them NMS left);
-            ``num_selected``, ``fg_fraction`` (of the selection),
+            0.1), both shares of the candidates; ``num_examined`` (candidates
+            NMS examined, hardest first: all of them but those whose box is not
+            finite, unless it stopped once the selection was settled, as it
+            does for rotated RoIs on the CPU) and ``num_kept`` (those of them
+            NMS left); ``num_selected``, ``fg_fraction`` (of the selection),
             ``loss_selected`` and ``loss_all`` (mean finite loss of the
-            selection and of all candidates) and ``num_nonfinite``
-            (candidates whose loss, or box, is NaN or infinite); and the
-            selected RoIs, hardest first, as ``pos_boxes`` and
-            ``neg_boxes``, of the candidates' box type (e.g. mmrotate's
-            ``RotatedBoxes``; a tensor for plain tensors).
+            selection and of all candidates) and ``num_nonfinite`` (candidates
+            whose loss, or box, is NaN or infinite); and the selected RoIs,
+            hardest first, as ``pos_boxes`` and ``neg_boxes``, of the
+            candidates' box type (e.g. mmrotate's ``RotatedBoxes``; a tensor
+            for plain tensors).
         """
         stats = self.peek()
         self._images.clear()
