@@ -12,11 +12,9 @@ range in seconds. Needs only mmcv's ops (either
 stack); runs on the CPU or a GPU (``--device cuda``).
 """
 import argparse
-import statistics
-import time
 
 import torch
-from bench_utils import report
+from bench_utils import report, summary, timed
 from mmcv.ops import nms_rotated
 
 from mmohem.samplers.box_nms import horizontal_nms, rotated_nms
@@ -60,23 +58,15 @@ def main() -> None:
     times = {name: [] for name in calls}
     for _ in range(args.reps):
         for name, call in calls.items():
-            if device.type == 'cuda':
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            call()
-            if device.type == 'cuda':
-                torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(timed(call, device))
     lines = [
         f'{args.num} boxes, {device}, {torch.get_num_threads()} threads, '
         f'{args.reps} reps'
     ]
-    rows = {}
-    for name, values in times.items():
-        q = statistics.quantiles(values, n=4) if len(values) > 1 else values
-        rows[name] = dict(median=statistics.median(values), q1=q[0], q3=q[-1])
-        lines.append(f'{name:24s} median {rows[name]["median"]:.4f} s '
-                     f'(IQR {q[0]:.4f}-{q[-1]:.4f})')
+    rows = {name: summary(values) for name, values in times.items()}
+    for name, row in rows.items():
+        lines.append(f"{name:24s} median {row['median']:.4f} s "
+                     f"(IQR {row['q1']:.4f}-{row['q3']:.4f})")
     command = (f'benchmarks/rotated_nms.py --num {args.num} '
                f'--reps {args.reps} --device {args.device}')
     report(
