@@ -15,13 +15,15 @@ with NMS at 0.7, the same call with ``nms_iou_thr=None``, and mmcv's
 ``nms_rotated`` over every candidate
 ranked by the same losses (the greedy op mmohem called before it stopped at
 the budget). Prints the medians, the NMS's share (with NMS / without - 1)
-and writes the JSON. Runs on the CPU or a GPU (``--device cuda``).
+from the medians and paired within each repetition (its median and range:
+the steadier figure on a shared machine, where the repetitions drift) and
+writes the JSON. Runs on the CPU or a GPU (``--device cuda``).
 """
 import argparse
 import statistics
 
 import torch
-from bench_utils import report, timed
+from bench_utils import report, summary, timed
 from mmcv.ops import nms_rotated
 from mmengine.config import Config
 from mmengine.structures import InstanceData
@@ -143,6 +145,10 @@ def measure(name: str, reps: int, device: torch.device) -> dict:
         for sampler in samplers.values():
             sampler.mining_record.pop()
     medians = {key: statistics.median(v) for key, v in times.items()}
+    paired = [
+        with_nms / without - 1 for with_nms, without in zip(
+            times['sample_nms'], times['sample_no_nms'])
+    ]
     return dict(
         case=name,
         num_candidates=len(boxes),
@@ -151,7 +157,8 @@ def measure(name: str, reps: int, device: torch.device) -> dict:
         num_kept=int(mined['num_kept']),
         seconds=times,
         median=medians,
-        nms_share=medians['sample_nms'] / medians['sample_no_nms'] - 1)
+        nms_share=medians['sample_nms'] / medians['sample_no_nms'] - 1,
+        nms_share_paired=summary(paired))
 
 
 def main() -> None:
@@ -165,15 +172,16 @@ def main() -> None:
     rows = [measure(name, args.reps, device) for name in args.case]
     lines = [
         '| case | candidates | num | examined | with NMS (s) | without '
-        'NMS (s) | NMS share | mmcv nms_rotated over all (s) |',
-        '|---|---|---|---|---|---|---|---|'
+        'NMS (s) | NMS adds (medians) | NMS adds, paired (range) | mmcv '
+        'nms_rotated over all (s) |', '|---|---|---|---|---|---|---|---|---|'
     ]
     for row in rows:
-        m = row['median']
+        m, p = row['median'], row['nms_share_paired']
         lines.append(f"| {row['case']} | {row['num_candidates']} | "
                      f"{row['num']} | {row['num_examined']} | "
                      f"{m['sample_nms']:.4f} | {m['sample_no_nms']:.4f} | "
-                     f"{row['nms_share']:.2f} x | "
+                     f"{row['nms_share']:+.0%} | {p['median']:+.0%} "
+                     f"({p['min']:+.0%} to {p['max']:+.0%}) | "
                      f"{m['mmcv_nms_rotated_all']:.4f} |")
     command = ('benchmarks/rotated_sample.py '
                f'--reps {args.reps} --device {args.device}')
