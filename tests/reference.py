@@ -70,6 +70,11 @@ def iou(a, b):
     return inter / union
 
 
+def rank_order(loss):
+    """Indices hardest first (a list of losses), ties in index order."""
+    return sorted(range(len(loss)), key=lambda i: (-loss[i], i))
+
+
 def reference_select(loss,
                      boxes,
                      labels,
@@ -83,7 +88,7 @@ def reference_select(loss,
     across labels), then the budget, the foreground quota, the least
     background count and the background bound, as the docs state them."""
     loss, boxes, labels = loss.tolist(), boxes.tolist(), labels.tolist()
-    order = sorted(range(len(loss)), key=lambda i: (-loss[i], i))
+    order = rank_order(loss)
     if nms_iou_thr is not None:
         kept = []
         for i in order:
@@ -179,7 +184,7 @@ def reference_rotated_nms(loss, boxes, labels, iou_thr, agnostic=False):
     label (any label with ``agnostic``; mmcv's CPU kernel's rule)."""
     loss, boxes, labels = loss.tolist(), boxes.tolist(), labels.tolist()
     kept = []
-    for i in sorted(range(len(loss)), key=lambda i: (-loss[i], i)):
+    for i in rank_order(loss):
         if all(not agnostic and labels[j] != labels[i]
                or rotated_iou(boxes[i], boxes[j]) < iou_thr for j in kept):
             kept.append(i)

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 from mmcv.ops import box_iou_rotated
-from reference import reference_budget, reference_rotated_nms, rotated_iou
+from reference import (rank_order, reference_budget, reference_rotated_nms,
+                       rotated_iou)
 
 from mmohem.samplers import select_hard
 from mmohem.samplers.box_nms import horizontal_nms, rotated_nms
@@ -230,7 +231,7 @@ def test_a_budget_met_in_a_later_block_stops_before_the_end():
     assert sorted(selection.neg_inds.tolist()) == neg
     # the statistics count what NMS examined, the hardest first (ties in
     # index order), and what the reference keeps among those
-    ranked = sorted(range(len(loss)), key=lambda i: (-loss[i].item(), i))
+    ranked = rank_order(loss.tolist())
     examined = set(ranked[:selection.num_visited])
     assert selection.num_examined.item() == selection.num_visited
     assert selection.num_kept.item() == len(examined.intersection(expected))
