@@ -14,7 +14,8 @@ import os.path as osp
 import statistics
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
-from .demo import ORIENTED_REGIMES, prepare_data, train_variant
+from .demo import (ORIENTED_REGIMES, TREE_REGIMES, prepare_data,
+                   regime_data_root, train_variant)
 from .markdown import mean_std
 from .shapes import ShapesSpec
 
@@ -39,7 +40,8 @@ class Variant(NamedTuple):
 
 RESEARCH = {SAMPLER + 'type': 'mmohem_benchmark.ResearchOHEMSampler'}
 # the demo's regimes with a config per sampler (configs/shapes/)
-ALL_REGIMES = ('fast', 'faster', 'cascade', 'oriented', 'rotated_fast')
+ALL_REGIMES = ('fast', 'faster', 'cascade', 'oriented',
+               'rotated_fast') + TREE_REGIMES
 
 VARIANTS: Dict[str, Variant] = {
     'random':
@@ -187,8 +189,13 @@ def run_ablation(names: Sequence[str],
                  work_dir: str,
                  results_path: str,
                  spec: Optional[ShapesSpec] = None,
-                 force: bool = False) -> dict:
+                 force: bool = False,
+                 eval_interval: Optional[int] = None) -> dict:
     """Train the named variants for every seed; skip runs already recorded.
+
+    With ``eval_interval``, each run is evaluated (its AP curve) and
+    checkpointed every so many iterations, and a run that was interrupted
+    continues from its last checkpoint.
 
     Returns:
         dict: The results file's content after the runs.
@@ -203,8 +210,8 @@ def run_ablation(names: Sequence[str],
                          f"{'/'.join(VARIANTS[elsewhere[0]].regimes)} "
                          f'regime only, not {regime!r}')
     spec = spec or ShapesSpec()
-    data_root = osp.join(work_dir, 'data')
-    prepare_data(spec, data_root, (regime, ))
+    data = osp.join(work_dir, 'data')
+    prepare_data(spec, data, (regime, ))
     for seed in seeds:
         for name in names:
             done = load_results(results_path).get(regime, {}).get(name, {})
@@ -220,9 +227,11 @@ def run_ablation(names: Sequence[str],
                 name,
                 seed,
                 iters,
-                data_root,
+                regime_data_root(regime, data),
                 osp.join(work_dir, regime, name, f'seed{seed}'),
-                options=variant.options)
+                options=variant.options,
+                eval_interval=eval_interval,
+                resume=eval_interval is not None)
             result['variant'] = name
             result.pop('log_dir', None)  # a path on this machine only
             _save_run(results_path, regime, name, seed, result)

@@ -36,7 +36,8 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     demo.add_argument(
         '--regime',
         choices=[
-            'fast', 'faster', 'both', 'cascade', 'oriented', 'rotated_fast'
+            'fast', 'faster', 'both', 'cascade', 'oriented', 'rotated_fast',
+            'trees_fast', 'trees_faster'
         ],
         default='fast',
         help='fast: Fast R-CNN on precomputed proposals (the paper\'s '
@@ -46,9 +47,18 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         'end-to-end Oriented R-CNN on the shapes\' oriented boxes, '
         'mAP from mmrotate\'s DOTAMetric (needs mmrotate: the downstream '
         'stack); rotated_fast: Rotated Faster R-CNN\'s head on the '
-        'precomputed proposals, the same boxes and metric (default: fast)')
+        'precomputed proposals, the same boxes and metric; trees_fast, '
+        'trees_faster: Fast R-CNN on precomputed proposals and Faster R-CNN '
+        'end to end on real aerial images of trees (fetched once with pip '
+        'download into $XDG_CACHE_HOME/mmohem; docs/results.md) '
+        '(default: fast)')
     demo.add_argument(
         '--iters', type=int, default=400, help='training iterations')
+    demo.add_argument(
+        '--eval-interval',
+        type=int,
+        help='evaluate on val every so many iterations as well as at the '
+        'end (default: at the end only)')
     demo.add_argument(
         '--seed',
         type=int,
@@ -85,10 +95,19 @@ def _add_ablate(commands: argparse._SubParsersAction) -> None:
         'ablation_NAME.json')
     ablate.add_argument(
         '--regime',
-        choices=['fast', 'faster', 'cascade', 'oriented', 'rotated_fast'],
+        choices=[
+            'fast', 'faster', 'cascade', 'oriented', 'rotated_fast',
+            'trees_fast', 'trees_faster'
+        ],
         default='fast')
     ablate.add_argument('--seed', type=int, nargs='+', default=[0, 1, 2])
     ablate.add_argument('--iters', type=int, default=400)
+    ablate.add_argument(
+        '--eval-interval',
+        type=int,
+        help='evaluate on val and checkpoint every so many iterations (the '
+        'run\'s AP curve); an interrupted run resumes from its last '
+        'checkpoint (default: at the end only)')
     _add_run_options(ablate, 'work_dirs/ablation')
     ablate.add_argument(
         '--results',
@@ -134,16 +153,27 @@ def _add_run_options(command: argparse.ArgumentParser, work_dir: str) -> None:
     command.add_argument('--num-val', type=int, default=100)
 
 
+def _data_unavailable(error: Exception) -> int:
+    """Report that a regime's data cannot be had, in one line."""
+    print(error, file=sys.stderr)
+    return 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import REGIMES, run_demo
     from .shapes import ShapesSpec
+    from .trees import TreesUnavailable
     regimes = list(REGIMES) if args.regime == 'both' else [args.regime]
-    run_demo(
-        regimes,
-        iters=args.iters,
-        seeds=args.seed,
-        work_dir=args.work_dir,
-        spec=ShapesSpec(num_train=args.num_train, num_val=args.num_val))
+    try:
+        run_demo(
+            regimes,
+            iters=args.iters,
+            seeds=args.seed,
+            work_dir=args.work_dir,
+            spec=ShapesSpec(num_train=args.num_train, num_val=args.num_val),
+            eval_interval=args.eval_interval)
+    except TreesUnavailable as e:
+        return _data_unavailable(e)
     return 0
 
 
@@ -175,15 +205,20 @@ def _ablate(args: argparse.Namespace) -> int:
     if not variants:
         raise SystemExit('mmohem ablate: name at least one variant '
                          '(--list shows them)')
-    results = run_ablation(
-        variants,
-        args.regime,
-        seeds=args.seed,
-        iters=args.iters,
-        work_dir=args.work_dir,
-        results_path=results_path,
-        spec=ShapesSpec(num_train=args.num_train, num_val=args.num_val),
-        force=args.force)
+    from .trees import TreesUnavailable
+    try:
+        results = run_ablation(
+            variants,
+            args.regime,
+            seeds=args.seed,
+            iters=args.iters,
+            work_dir=args.work_dir,
+            results_path=results_path,
+            spec=ShapesSpec(num_train=args.num_train, num_val=args.num_val),
+            force=args.force,
+            eval_interval=args.eval_interval)
+    except TreesUnavailable as e:
+        return _data_unavailable(e)
     print('\n' + ablation_table(results, args.regime, variants))
     return 0
 

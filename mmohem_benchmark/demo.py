@@ -22,6 +22,7 @@ from .plots import draw_gallery, draw_summary
 from .proposals import write_proposals
 from .shapes import (ShapesSpec, ensure_dataset, ensure_dota, stamp_matches,
                      write_stamp)
+from .trees import ensure_trees
 
 # the demo's variants: the three samplers compared, with their labels
 VARIANTS = tuple(SAMPLER_LABELS.items())
@@ -31,18 +32,41 @@ REGIMES = ('fast', 'faster')  # mmohem demo --regime both
 # end-to-end Oriented R-CNN, and Rotated Faster R-CNN's head on the
 # precomputed proposals (the paper's regime)
 ORIENTED_REGIMES = ('oriented', 'rotated_fast')
+# the regimes on real aerial images (mmohem_benchmark/trees.py): Fast R-CNN
+# on precomputed proposals (the paper's regime) and Faster R-CNN end to end
+TREE_REGIMES = ('trees_fast', 'trees_faster')
 
 
 def config_file(regime: str, variant: str) -> str:
+    if regime in TREE_REGIMES:
+        return osp.join(
+            CONFIG_DIR, 'trees',
+            f"{regime[len('trees_'):]}_rcnn_{variant}_r18_trees.py")
     return osp.join(CONFIG_DIR, 'shapes',
                     f'{regime}_rcnn_{variant}_r18_shapes.py')
+
+
+def regime_data_root(regime: str, root: str) -> str:
+    """Where a regime's data lies under the work dir's data folder."""
+    return osp.join(root, 'trees') if regime in TREE_REGIMES else root
 
 
 def prepare_data(spec: ShapesSpec,
                  root: str,
                  regimes: Sequence[str] = REGIMES) -> None:
-    """Dataset and proposals under ``root``, and the oriented boxes in DOTA's
-    format for the regimes that detect them, written only if missing."""
+    """The data of ``regimes`` under ``root``, written only if missing: the
+    tree set (fetched into the cache if it is not there), or the shapes
+    set with its proposals, and the oriented boxes in DOTA's format for the
+    regimes that detect them.
+
+    Raises:
+        TreesUnavailable: If a tree regime's data is neither cached nor
+            fetchable.
+    """
+    if set(regimes) & set(TREE_REGIMES):
+        ensure_trees(regime_data_root('trees_fast', root))
+    if not set(regimes) - set(TREE_REGIMES):
+        return
     if set(regimes) & set(ORIENTED_REGIMES):
         ensure_dota(spec, root)
     stamp = osp.join(root, 'proposals.json')
@@ -64,11 +88,14 @@ def train_variant(regime: str,
                   iters: int,
                   data_root: str,
                   work_dir: str,
-                  options: Optional[dict] = None) -> dict:
+                  options: Optional[dict] = None,
+                  eval_interval: Optional[int] = None,
+                  resume: bool = False) -> dict:
     """Run one variant in a child process, echoing its progress.
 
     ``options`` are config overrides on top of the variant's config (the
-    ablation's changes).
+    ablation's changes); ``eval_interval`` and ``resume`` are
+    :func:`mmohem_benchmark.train_one.train_one`'s.
     """
     os.makedirs(work_dir, exist_ok=True)
     cmd = [
@@ -80,6 +107,10 @@ def train_variant(regime: str,
     ]
     if options:
         cmd += ['--options', json.dumps(options)]
+    if eval_interval:
+        cmd += ['--eval-interval', str(eval_interval)]
+    if resume:
+        cmd += ['--resume']
     tag = f'[{regime} | {label} | seed {seed}]'
     print(f'{tag} training {iters} iterations', flush=True)
     tail: List[str] = []
@@ -125,8 +156,12 @@ def table(results: Dict[str, Dict[str, List[dict]]]) -> str:
     return '\n'.join(lines)
 
 
-def run_demo(regimes: Sequence[str], iters: int, seeds: Sequence[int],
-             work_dir: str, spec: ShapesSpec) -> dict:
+def run_demo(regimes: Sequence[str],
+             iters: int,
+             seeds: Sequence[int],
+             work_dir: str,
+             spec: ShapesSpec,
+             eval_interval: Optional[int] = None) -> dict:
     """Train every variant of every regime for every seed.
 
     Returns:
@@ -134,12 +169,9 @@ def run_demo(regimes: Sequence[str], iters: int, seeds: Sequence[int],
         results and the pictures are written under ``work_dir``.
     """
     start = time.time()
-    data_root = osp.join(work_dir, 'data')
-    print(
-        f'[demo] data: {data_root} ({spec.num_train} train, '
-        f'{spec.num_val} val images)',
-        flush=True)
-    prepare_data(spec, data_root, regimes)
+    data = osp.join(work_dir, 'data')
+    print(f'[demo] data: {data}', flush=True)
+    prepare_data(spec, data, regimes)
     results: Dict[str, Dict[str, List[dict]]] = {}
     for regime in regimes:
         results[regime] = {variant: [] for variant, _ in VARIANTS}
@@ -147,8 +179,14 @@ def run_demo(regimes: Sequence[str], iters: int, seeds: Sequence[int],
             for variant, label in VARIANTS:
                 results[regime][variant].append(
                     train_variant(
-                        regime, variant, label, seed, iters, data_root,
-                        osp.join(work_dir, regime, f'seed{seed}', variant)))
+                        regime,
+                        variant,
+                        label,
+                        seed,
+                        iters,
+                        regime_data_root(regime, data),
+                        osp.join(work_dir, regime, f'seed{seed}', variant),
+                        eval_interval=eval_interval))
     text = table(results)
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(results, f)

@@ -11,11 +11,17 @@ import mmohem
 from mmohem.version_check import check_versions
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# `git archive` writes the commit here (export-subst, .gitattributes): a run
+# from an exported tree, which has no .git, states what it was exported from
+EXPORTED_FROM = '$Format:%H$'
 
 
 def commit() -> Optional[str]:
-    """The checkout's commit, with ``+changes`` if files differ from it;
-    None outside a git checkout."""
+    """The checkout's commit, with ``+changes`` if files differ from it; in
+    a tree exported with ``git archive``, the commit it was exported from;
+    None otherwise."""
+    if not EXPORTED_FROM.startswith('$'):
+        return EXPORTED_FROM
     try:
         head = subprocess.run(['git', 'rev-parse', 'HEAD'],
                               cwd=ROOT,

@@ -1,0 +1,3 @@
+# Faster R-CNN end to end on the tree set with mmdet's RandomSampler: 64 RoIs
+# per tile, a quarter of them foreground (the Fast R-CNN heuristic).
+_base_ = './_base_/faster_rcnn_r18_trees.py'
