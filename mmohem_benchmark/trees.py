@@ -31,6 +31,7 @@ The result is a COCO-style set (``train.json``, ``val.json``, PNG tiles)
 that mmdet's ``CocoDataset`` and ``CocoMetric`` read unchanged, with
 proposals from the image alone (:mod:`.proposals`) for the paper's regime.
 """
+import fcntl
 import hashlib
 import json
 import math
@@ -42,7 +43,7 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -321,7 +322,7 @@ def write_split(sources: str, root: str, split: str) -> str:
     return ann_file
 
 
-def ensure_trees(root: str, cache: str = None) -> Dict[str, str]:
+def ensure_trees(root: str, cache: Optional[str] = None) -> Dict[str, str]:
     """The tiled tree set with its proposals under ``root``, built from the
     cached sources (fetched if missing) unless the same one is there.
 
@@ -342,10 +343,36 @@ def ensure_trees(root: str, cache: str = None) -> Dict[str, str]:
         split: osp.join(root, f'{split}.json')
         for split in ('train', 'val')
     }
-    if osp.isfile(stamp):
-        with open(stamp) as f:
-            if f.read() == wanted:
-                return files
+    parent = osp.dirname(osp.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    # runs started at once build the set once: the others wait, then find it
+    with open(osp.join(parent, '.trees.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if osp.isfile(stamp):
+            with open(stamp) as f:
+                if f.read() == wanted:
+                    return files
+        sources = ensure_sources(cache or cache_dir())
+        tmp = tempfile.mkdtemp(dir=parent, prefix='.trees-')
+        os.chmod(tmp, 0o755)  # mkdtemp's folder is private
+        try:
+            print(f'[trees] tiling the tree set into {root}', flush=True)
+            for split in files:
+                ann_file = write_split(sources, tmp, split)
+                write_proposals(
+                    tmp,
+                    split,
+                    ann_file,
+                    NUM_PROPOSALS,
+                    seed=0,
+                    method=propose_blobs)
+            with open(osp.join(tmp, 'layout.json'), 'w') as f:
+                f.write(wanted)
+            shutil.rmtree(root, ignore_errors=True)
+            os.replace(tmp, root)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return files
     sources = ensure_sources(cache or cache_dir())
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
