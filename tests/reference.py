@@ -180,12 +180,12 @@ def rotated_iou(a, b):
 
 def reference_rotated_nms(loss, boxes, labels, iou_thr, agnostic=False):
     """Greedy class-aware NMS in loss order (ties by index) with the rotated
-    IoU; a box is suppressed at IoU >= ``iou_thr`` with a kept one of its
-    label (any label with ``agnostic``; mmcv's CPU kernel's rule)."""
+    IoU; a box is suppressed at IoU > ``iou_thr`` with a kept one of its
+    label (any label with ``agnostic``), mmohem's rule on every path."""
     loss, boxes, labels = loss.tolist(), boxes.tolist(), labels.tolist()
     kept = []
     for i in rank_order(loss):
         if all(not agnostic and labels[j] != labels[i]
-               or rotated_iou(boxes[i], boxes[j]) < iou_thr for j in kept):
+               or rotated_iou(boxes[i], boxes[j]) <= iou_thr for j in kept):
             kept.append(i)
     return kept

@@ -87,3 +87,44 @@ def test_cuda_sample_syncs_no_more_than_mmdets_sampler():
     ours = len(_syncs(head.bbox_sampler, images))
     theirs = len(_syncs(mmdet_sampler, images))
     assert ours <= theirs, (ours, theirs)
+
+
+def _rotated_pool(seed, extent, num_groups):
+    """Random rotated boxes over ``extent`` pixels with near-duplicates, and
+    pairs whose IoU is exactly 0.5 (a 16 x 12.5 box inside a 20 x 20 one),
+    spread over ``num_groups`` groups."""
+    g = torch.Generator().manual_seed(seed)
+    n = 300
+    boxes = torch.cat([
+        torch.rand(n, 2, generator=g) * extent,
+        8 + torch.rand(n, 2, generator=g) * 40,
+        (torch.rand(n, 1, generator=g) - 0.5) * 3
+    ], 1)
+    near = boxes[:100] + torch.randn(
+        100, 5, generator=g) * torch.tensor([2., 2., 2., 2., .1])
+    ties = []
+    for x, y in (torch.rand(20, 2, generator=g) * extent).round().tolist():
+        ties += [[x, y, 20., 20., 0.], [x, y, 16., 12.5, 0.]]
+    boxes = torch.cat([boxes, near, torch.tensor(ties)])
+    groups = torch.randint(0, num_groups, (len(boxes), ), generator=g)
+    groups[n + 100:] = torch.arange(20).repeat_interleave(2) % num_groups
+    loss = torch.rand(len(boxes), generator=g)
+    return boxes, groups, torch.argsort(loss, descending=True)
+
+
+@pytest.mark.parametrize('extent, num_groups', [(200., 4), (4000., 81)])
+def test_rotated_nms_on_cuda_keeps_what_the_cpu_keeps(extent, num_groups):
+    """One rule on both devices, ties at the threshold included: the GPU's
+    per-group nms_rotated and the CPU's blocked NMS keep the same boxes,
+    also with large coordinates and many groups (where offsets moving the
+    groups apart would be rounded in float32)."""
+    from mmohem.samplers.box_nms import rotated_nms
+    boxes, groups, order = _rotated_pool(0, extent, num_groups)
+    on_cpu = rotated_nms(boxes, groups, order, 0.5)
+    on_gpu = rotated_nms(boxes.cuda(), groups.cuda(), order.cuda(), 0.5)
+    assert on_gpu.inds.is_cuda
+    assert on_gpu.inds.tolist() == on_cpu.inds.tolist()
+    # every tie pair keeps both boxes: IoU 0.5 is not above 0.5
+    kept = set(on_cpu.inds.tolist())
+    assert all(i in kept and i + 1 in kept
+               for i in range(len(boxes) - 40, len(boxes), 2))

@@ -108,19 +108,25 @@ def test_overlaps_near_the_threshold(iou, suppressed):
 
 def test_axis_aligned_nms_would_read_rotated_boxes_wrongly():
     """Why the box type matters: two rotated boxes at rotated IoU 0.6 (both
-    kept at 0.7), read as (x1, y1, x2, y2) by the axis-aligned NMS, overlap
-    at IoU 0.74, and one is suppressed."""
+    kept at 0.7), their first four numbers read as (x1, y1, x2, y2) by the
+    axis-aligned NMS, overlap at IoU 0.74, and one is suppressed (all five
+    columns mmcv's nms refuses)."""
     a = torch.tensor([10., 10., 200., 40., 0.])
     b = torch.tensor([60., 10., 200., 40., 0.])
     assert rotated_iou(a, b) == pytest.approx(0.6)
-    args = (torch.tensor([2., 1.]), torch.stack([a, b]), torch.tensor([0, 0]),
-            NUM_CLASSES)
-    assert select_hard(
-        *args, num=2, nms_iou_thr=0.7,
-        nms=rotated_nms).kept.tolist() == [0, 1]
-    assert select_hard(
-        *args, num=2, nms_iou_thr=0.7,
-        nms=horizontal_nms).kept.tolist() == [0]
+    boxes = torch.stack([a, b])
+    args = (torch.tensor([2., 1.]), torch.tensor([0, 0]), NUM_CLASSES)
+
+    def kept(boxes, nms):
+        loss, groups, num_classes = args
+        return select_hard(
+            loss, boxes, groups, num_classes, num=2, nms_iou_thr=0.7,
+            nms=nms).kept.tolist()
+
+    assert kept(boxes, rotated_nms) == [0, 1]
+    assert kept(boxes[:, :4], horizontal_nms) == [0]
+    with pytest.raises(AssertionError):
+        kept(boxes, horizontal_nms)
 
 
 @functools.lru_cache(maxsize=None)
@@ -286,3 +292,65 @@ def test_pairs_at_the_edge_of_the_overlap_filters(iou, suppressed):
         nms_iou_thr=0.7,
         nms=rotated_nms)
     assert selection.kept.tolist() == ([0, 2] if suppressed else [0, 1, 2, 3])
+
+
+def tie_pair(x, y, angle=0.):
+    """Two rotated boxes with one centre whose IoU is exactly 0.5: a 16 x
+    12.5 box (area 200) inside a 20 x 20 one (area 400)."""
+    return torch.tensor([[x, y, 20., 20., angle], [x, y, 16., 12.5, angle]])
+
+
+def test_a_tie_at_the_threshold_is_kept_on_every_cpu_path():
+    """The one rule: suppressed only where the IoU is above the threshold;
+    a pair at exactly 0.5 keeps both boxes with nms_iou_thr=0.5, and at
+    0.49 the second box goes, axis-aligned and rotated alike."""
+    rotated = tie_pair(50., 50.)
+    assert box_iou_rotated(rotated[:1], rotated[1:]).item() == 0.5
+    horizontal = torch.cat([
+        rotated[:, :2] - rotated[:, 2:4] / 2,
+        rotated[:, :2] + rotated[:, 2:4] / 2
+    ], 1)
+    for nms, boxes in ((rotated_nms, rotated), (horizontal_nms, horizontal)):
+        for thr, kept in ((0.5, [0, 1]), (0.49, [0])):
+            selection = select_hard(
+                torch.tensor([2., 1.]),
+                boxes,
+                torch.tensor([0, 0]),
+                NUM_CLASSES,
+                num=2,
+                nms_iou_thr=thr,
+                nms=nms)
+            assert selection.kept.tolist() == kept, (nms.__name__, thr)
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_blocked_nms_keeps_what_mmcvs_nms_rotated_keeps(seed):
+    """mmcv's own nms_rotated over the whole pool (one group: its CPU
+    kernel ignores labels) keeps what the blocked NMS keeps, on pools where
+    no pair lies exactly at the threshold, where its rule (IoU >= the
+    threshold) and mmohem's (IoU >) agree."""
+    from mmcv.ops import nms_rotated
+    g = torch.Generator().manual_seed(seed + 20)
+    boxes = random_rotated_boxes(150, seed, extent=120.)
+    source = torch.arange(150) % 30
+    boxes = torch.cat([
+        boxes, boxes[source] +
+        torch.randn(150, 5, generator=g) * torch.tensor([2., 2., 2., 2., .1])
+    ])
+    iou_thr = 0.5
+    ious = box_iou_rotated(boxes, boxes)
+    assert not (ious == iou_thr).any()
+    assert ((ious > 0.3) & (ious < 0.7)).sum() > 100  # decisions near it
+    loss = torch.rand(300, generator=g)
+    order = torch.tensor(rank_order(loss.tolist()))
+    _, keep = nms_rotated(boxes[order], -torch.arange(300.), iou_thr)
+    selection = select_hard(
+        loss,
+        boxes,
+        torch.zeros(300, dtype=torch.long),
+        NUM_CLASSES,
+        num=300,
+        nms_iou_thr=iou_thr,
+        nms=rotated_nms)
+    assert selection.kept.tolist() == order[keep].tolist()
+    assert 60 < len(keep) < 280

@@ -8,7 +8,11 @@ IoU. The kind is decided by the box type, never by a tensor's width. Any
 other box type is refused, never suppressed with the wrong overlap.
 
 Every NMS here visits the candidates in the given rank order and keeps a
-box unless a kept box ranked before it overlaps it: greedy NMS is
+box unless a kept box of its group ranked before it overlaps it with an IoU
+**above** the threshold (IoU > ``iou_thr``), on every path and device: the
+rule of mmcv's ``nms`` on CPU and GPU, of its ``nms_rotated`` on a GPU and
+of the paper's code (mmcv's CPU ``nms_rotated`` suppresses at IoU >= the
+threshold, which is why the CPU rotated path is mmohem's own). Greedy NMS is
 prefix-closed (what it keeps among the first k boxes does not depend on the
 boxes after them), so an NMS may stop once the boxes it has kept meet the
 selection's :class:`Budget`.
@@ -16,8 +20,7 @@ selection's :class:`Budget`.
 from typing import Callable, NamedTuple, Optional, Tuple, Union
 
 import torch
-from mmcv.ops import box_iou_rotated, nms_rotated
-from mmcv.ops.nms import NMSop
+from mmcv.ops import box_iou_rotated, nms, nms_rotated
 from mmdet.structures.bbox import BaseBoxes, HorizontalBoxes
 from mmdet.structures.bbox.box_type import box_types
 from torch import Tensor
@@ -98,15 +101,17 @@ def horizontal_nms(boxes: Tensor,
                    budget: Optional[Budget] = None) -> Kept:
     """Greedy NMS of ``(x1, y1, x2, y2)`` boxes visited in ``order``; a box
     is suppressed by an earlier kept box of its group with IoU > ``iou_thr``
-    (the groups' offsets are those of mmcv's ``batched_nms``). mmcv's op
-    visits every box in one call, a few milliseconds for thousands on a
-    CPU, so ``budget`` is not consulted: it examines every box.
+    (mmcv's ``nms``, the groups apart by the offsets of its
+    ``batched_nms``). It visits every box in one call, a few milliseconds
+    for thousands on a CPU, so ``budget`` is not consulted: it examines
+    every box.
     """
     boxes = boxes if boxes.dtype == torch.float32 else boxes.float()
+    # batched_nms selects the same but copies a constant to the device
+    # (torch.tensor(1).to(boxes)): a host sync per call on a GPU
     shifted = boxes + (groups * (boxes.max() + 1)).unsqueeze(1)
-    keep = NMSop.apply(
-        shifted.index_select(0, order), _in_rank_order_scores(order), iou_thr,
-        0, 0, -1)
+    _, keep = nms(
+        shifted.index_select(0, order), _in_rank_order_scores(order), iou_thr)
     return Kept(order.index_select(0, keep), order.numel())
 
 
@@ -117,28 +122,32 @@ def rotated_nms(boxes: Tensor,
                 budget: Optional[Budget] = None) -> Kept:
     """Greedy NMS of ``(cx, cy, w, h, angle)`` boxes visited in ``order``,
     with the rotated IoU of mmcv's ops; a box is suppressed by an earlier
-    kept box of its group with IoU >= ``iou_thr`` on the CPU, > on a GPU
-    (as mmcv's ``nms_rotated`` kernels do).
+    kept box of its group with IoU > ``iou_thr``.
 
-    On a GPU, mmcv's ``nms_rotated`` kernel visits every box in one pass.
-    On the CPU that kernel computes the IoU of every pair it reaches, about
-    a second per thousand boxes, so :func:`_rotated_nms_in_blocks` computes
-    the same selection from the overlaps that can matter: it visits the
-    candidates in blocks, hardest first, until the boxes kept meet
-    ``budget``, and computes the IoU only of pairs in one group that can
-    touch.
+    On a GPU, mmcv's ``nms_rotated`` kernel visits every box of a group in
+    one pass. On the CPU that kernel computes the IoU of every pair it
+    reaches, about a second per thousand boxes, and suppresses at IoU >=
+    the threshold, so :func:`_rotated_nms_in_blocks` computes the selection
+    from the overlaps that can matter: it visits the candidates in blocks,
+    hardest first, until the boxes kept meet ``budget``, and computes the
+    IoU only of pairs in one group that can touch.
     """
     boxes = boxes if boxes.dtype == torch.float32 else boxes.float()
     if boxes.device.type == 'cpu':
         return _rotated_nms_in_blocks(boxes, groups, order, iou_thr, budget)
-    # mmcv's op does not tell labels apart (it ignores ``labels``), so each
-    # group's centres are moved by more than the whole image's extent plus
-    # the largest box's diagonal
-    centres, rest = boxes[:, :2], boxes[:, 2:]
-    reach = (centres.max() - centres.min()) + 2 * boxes[:, 2:4].max() + 1
-    shifted = torch.cat([centres + (groups * reach).unsqueeze(1), rest], 1)
-    _, keep = nms_rotated(
-        shifted.index_select(0, order), _in_rank_order_scores(order), iou_thr)
+    # one call per group, not mmcv's batched_nms: its kernel ignores labels,
+    # and the offsets batched_nms moves each group's centres by are rounded
+    # in float32, which can move an IoU at the threshold across it
+    ranked = boxes.index_select(0, order)
+    ranked_groups = groups.index_select(0, order)
+    keep = []
+    for group in ranked_groups.unique():
+        members = (ranked_groups == group).nonzero().view(-1)
+        _, kept = nms_rotated(ranked.index_select(0, members),
+                              _in_rank_order_scores(members), iou_thr)
+        keep.append(members.index_select(0, kept))
+    # ranked positions: ascending is rank order
+    keep = torch.cat(keep).sort().values
     return Kept(order.index_select(0, keep), order.numel())
 
 
@@ -152,7 +161,7 @@ def _rotated_nms_in_blocks(boxes: Tensor, groups: Tensor, order: Tensor,
     most that ratio). mmcv gives a box of area below 1e-14 an IoU of 0,
     which the area test drops too. The IoU of every other pair is the one
     mmcv's ``box_iou_rotated`` computes, the function its ``nms_rotated``
-    calls per pair, compared as its CPU kernel compares it.
+    calls per pair; a pair is suppressed where it exceeds ``iou_thr``.
     """
     num = order.numel()
     ranked = boxes.index_select(0, order)
@@ -187,7 +196,7 @@ def _rotated_nms_in_blocks(boxes: Tensor, groups: Tensor, order: Tensor,
 def _overlapping(earlier: Tensor, later: Tensor, pool: tuple,
                  iou_thr: float) -> Tuple[Tensor, Tensor]:
     """The pairs (ranked positions ``i < j``, ``i`` in ``earlier``, ``j``
-    in ``later``) of one group whose IoU reaches ``iou_thr``; the IoU is
+    in ``later``) of one group whose IoU exceeds ``iou_thr``; the IoU is
     computed only for the pairs that can reach it."""
     ranked, groups, centres, radius, area, usable = pool
     gap = centres[earlier][:, None, :] - centres[later][None, :, :]
@@ -204,7 +213,7 @@ def _overlapping(earlier: Tensor, later: Tensor, pool: tuple,
     i, j = earlier[rows], later[cols]
     if not len(i):
         return i, j
-    hit = box_iou_rotated(ranked[i], ranked[j], aligned=True) >= iou_thr
+    hit = box_iou_rotated(ranked[i], ranked[j], aligned=True) > iou_thr
     return i[hit], j[hit]
 
 
