@@ -3,9 +3,10 @@
 mmcv is normally installed outside pip's resolver (``mim install`` or a
 source build), so the ranges in ``pyproject.toml`` are not enough: a mismatch
 would otherwise surface as an obscure error deep inside mmdet. The versions
-are read from the installed distributions' metadata, without importing the
-packages: importing mmdet with an mmcv it does not accept stops at mmdet's
-own assertion before mmohem could say anything.
+are read from the installed distributions' metadata, without importing mmcv
+or mmdet: importing mmdet with an mmcv it does not accept stops at mmdet's
+own assertion before mmohem could say anything. They are compared with
+mmengine's ``digit_version``, as that assertion compares them.
 
 The supported range is every MMDetection 3.x release with the mmengine
 releases mmdet 3.x accepts, and with the mmcv releases that the installed
@@ -28,28 +29,31 @@ import os.path as osp
 from importlib import metadata
 from typing import Dict, NamedTuple, Optional, Tuple
 
-from packaging.version import InvalidVersion, Version
+try:
+    from mmengine.utils import digit_version
+except ImportError:  # check_versions names the missing mmengine, and
+    # compares the other packages in PEP 440's order
+    from packaging.version import Version as digit_version
+# what digit_version raises for a string that is not a version (packaging's
+# InvalidVersion is a ValueError; mmengine's asserts on some)
+NOT_A_VERSION = (ValueError, AssertionError)
 
 Range = Tuple[str, str]  # (lowest supported, first unsupported)
 
-MMDET: Range = ('3.0.0', '3.4.0')
-# mmdet 3.x's own requirement on mmengine
-MMENGINE: Range = ('0.7.1', '1.0.0')
+# package: its widest supported range (the one pip's metadata states): every
+# mmdet 3.x, the mmengine mmdet 3.x requires, every mmcv some supported mmdet
+# release accepts (the range when mmdet is missing or unsupported itself)
+SUPPORTED: Dict[str, Range] = {
+    'mmengine': ('0.7.1', '1.0.0'),
+    'mmcv': ('2.0.0rc4', '2.2.0'),
+    'mmdet': ('3.0.0', '3.4.0'),
+}
 # the mmcv each mmdet release accepts, from its own assertion, for an mmdet
 # whose __init__.py cannot be read: (mmdet range, mmcv range)
 MMCV_FOR_MMDET: Tuple[Tuple[Range, Range], ...] = (
     (('3.0.0', '3.2.0'), ('2.0.0rc4', '2.1.0')),
     (('3.2.0', '3.4.0'), ('2.0.0rc4', '2.2.0')),
 )
-# every mmcv some supported mmdet release accepts (the range when mmdet is
-# missing or unsupported itself)
-MMCV: Range = ('2.0.0rc4', '2.2.0')
-# package: its widest supported range (the one pip's metadata states)
-SUPPORTED: Dict[str, Range] = {
-    'mmengine': MMENGINE,
-    'mmcv': MMCV,
-    'mmdet': MMDET,
-}
 # the stacks the test command runs on (tools/run_tests.sh)
 TESTED_STACKS: Tuple[Dict[str, str], ...] = (
     dict(mmdet='3.3.0', mmcv='2.1.0', mmengine='0.10.7'),
@@ -73,32 +77,6 @@ INSTALL_HINT = (
 logger = logging.getLogger('mmohem')
 
 
-def digit_version(version: str, length: int = 4) -> Tuple[int, ...]:
-    """``version`` as a tuple that orders as mmengine's ``digit_version``
-    orders it, which mmdet's assertion compares with: the release padded to
-    ``length`` numbers, then ``(-3|-2|-1, n)`` for an a/b/rc pre-release,
-    ``(-4, 0)`` for a dev release, ``(1, n)`` for a post-release and
-    ``(0, 0)`` for a final release; a local label (``+cu118``) is ignored.
-
-    Raises:
-        packaging.version.InvalidVersion: If ``version`` is not a version.
-    """
-    parsed = Version(version)
-    release = list(parsed.release[:length])
-    release += [0] * (length - len(release))
-    if parsed.is_prerelease:
-        if parsed.pre:
-            kind, number = parsed.pre
-            release += [{'a': -3, 'b': -2, 'rc': -1}.get(kind, -4), number]
-        else:
-            release += [-4, 0]
-    elif parsed.is_postrelease:
-        release += [1, parsed.post]
-    else:
-        release += [0, 0]
-    return tuple(release)
-
-
 def _distribution(package: str) -> Optional[metadata.Distribution]:
     """The installed distribution of ``package``, or None."""
     try:
@@ -119,10 +97,10 @@ def _within(version: str, low: Optional[str], high: Optional[str]) -> bool:
     bound); False for a version that cannot be parsed."""
     try:
         key = digit_version(version)
-        return ((low is None or digit_version(low) <= key)
-                and (high is None or key < digit_version(high)))
-    except InvalidVersion:
+    except NOT_A_VERSION:
         return False
+    return ((low is None or digit_version(low) <= key)
+            and (high is None or key < digit_version(high)))
 
 
 def _requirement(package: str, low: Optional[str], high: Optional[str]) -> str:
@@ -132,12 +110,12 @@ def _requirement(package: str, low: Optional[str], high: Optional[str]) -> str:
 
 def mmcv_range(mmdet_version: str) -> Range:
     """The mmcv releases that the mmdet release ``mmdet_version`` accepts as
-    published (all of :data:`MMCV` for an mmdet outside :data:`MMDET`); the
-    fallback of :func:`mmdet_mmcv_bounds`."""
-    for (low, high), mmcv_bounds in MMCV_FOR_MMDET:
-        if _within(mmdet_version, low, high):
+    published (all of ``SUPPORTED['mmcv']`` for an mmdet outside
+    ``SUPPORTED['mmdet']``); the fallback of :func:`mmdet_mmcv_bounds`."""
+    for mmdet_bounds, mmcv_bounds in MMCV_FOR_MMDET:
+        if _within(mmdet_version, *mmdet_bounds):
             return mmcv_bounds
-    return MMCV
+    return SUPPORTED['mmcv']
 
 
 def read_mmcv_bounds(source: str) -> Tuple[Optional[str], Optional[str]]:
@@ -167,9 +145,9 @@ def read_mmcv_bounds(source: str) -> Tuple[Optional[str], Optional[str]]:
         if isinstance(node, ast.Assign) and isinstance(
                 node.value, ast.Constant) and isinstance(
                     node.value.value, str):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    values[target.id] = node.value.value
+            values.update((target.id, node.value.value)
+                          for target in node.targets
+                          if isinstance(target, ast.Name))
         elif isinstance(node, ast.Assert):
             asserted.update(
                 n.id for n in ast.walk(node.test) if isinstance(n, ast.Name))
@@ -179,13 +157,11 @@ def read_mmcv_bounds(source: str) -> Tuple[Optional[str], Optional[str]]:
     for name in MMCV_BOUND_NAMES:
         try:
             digit_version(values[name])
-        except InvalidVersion:
+        except NOT_A_VERSION:
             raise ValueError(
                 f'its {name} {values[name]!r} is not a version') from None
-    low, high = (
-        values[name] if name in asserted else None
-        for name in MMCV_BOUND_NAMES)
-    return low, high
+    return tuple(values[name] if name in asserted else None
+                 for name in MMCV_BOUND_NAMES)
 
 
 def _mmdet_init_file() -> Optional[str]:
@@ -201,9 +177,8 @@ def _mmdet_init_file() -> Optional[str]:
         spec = importlib.util.find_spec('mmdet')
     except (ImportError, ValueError):
         return None
-    if spec is not None and spec.origin and osp.isfile(spec.origin):
-        return spec.origin
-    return None
+    origin = spec and spec.origin
+    return origin if origin and osp.isfile(origin) else None
 
 
 class MmcvBounds(NamedTuple):
@@ -224,25 +199,12 @@ def mmdet_mmcv_bounds(mmdet_version: str) -> MmcvBounds:
     else:
         try:
             with open(path, encoding='utf-8') as f:
-                low, high = read_mmcv_bounds(f.read())
-            return MmcvBounds(low, high, f'read from {path}')
+                return MmcvBounds(*read_mmcv_bounds(f.read()),
+                                  f'read from {path}')
         except (OSError, UnicodeDecodeError, ValueError) as e:
             why = f'{path} could not be read: {e}'
-    low, high = mmcv_range(mmdet_version)
-    return MmcvBounds(low, high,
+    return MmcvBounds(*mmcv_range(mmdet_version),
                       f'as mmdet {mmdet_version} was released; {why}')
-
-
-def _is_tested(installed: Dict[str, str]) -> bool:
-    """Whether ``installed`` (valid versions) is one of the tested stacks;
-    a local label (``2.1.0+cu118``) counts as its release."""
-
-    def same(stack: Dict[str, str]) -> bool:
-        return all(
-            digit_version(installed[package]) == digit_version(version)
-            for package, version in stack.items())
-
-    return any(same(stack) for stack in TESTED_STACKS)
 
 
 def check_versions() -> Dict[str, str]:
@@ -262,34 +224,31 @@ def check_versions() -> Dict[str, str]:
             stack.
     """
     installed = {package: installed_version(package) for package in SUPPORTED}
-    # package: (its bounds, who sets them, where they come from)
-    rules = {
-        package: (bounds, 'mmohem supports', '')
-        for package, bounds in SUPPORTED.items()
-    }
     mmdet = installed['mmdet']
-    if mmdet is not None and _within(mmdet, *MMDET):
-        low, high, source = mmdet_mmcv_bounds(mmdet)
-        rules['mmcv'] = ((low, high), f'mmdet {mmdet} (installed) accepts',
-                         f' ({source})')
     problems = []
     for package, version in installed.items():
-        (low, high), who, where = rules[package]
-        wanted = _requirement(package, low, high)
+        (low, high), who, where = SUPPORTED[package], 'mmohem supports', ''
+        if package == 'mmcv' and mmdet is not None and _within(
+                mmdet, *SUPPORTED['mmdet']):
+            low, high, source = mmdet_mmcv_bounds(mmdet)
+            who, where = f'mmdet {mmdet} (installed) accepts', f' ({source})'
+        wanted = f'{who} {_requirement(package, low, high)}{where}'
         if version is None:
-            problems.append(
-                f'{package} is not installed ({who} {wanted}{where})')
+            problems.append(f'{package} is not installed ({wanted})')
         elif not _within(version, low, high):
-            problems.append(
-                f'{package} {version} is installed but {who} {wanted}{where}')
+            problems.append(f'{package} {version} is installed but {wanted}')
     if problems:
         raise ImportError('; '.join(problems) + '. ' + INSTALL_HINT)
-    if not _is_tested(installed):
+    if not any(
+            all(
+                digit_version(installed[package]) == digit_version(version)
+                for package, version in stack.items())
+            for stack in TESTED_STACKS):
         tested = '; '.join(' + '.join(f'{package} {version}'
                                       for package, version in stack.items())
                            for stack in TESTED_STACKS)
         logger.warning(
-            f"mmohem: mmdet {installed['mmdet']}, mmcv {installed['mmcv']} "
-            f"and mmengine {installed['mmengine']} are accepted but are not "
-            f'a tested stack (tested: {tested}).')
+            f'mmohem: mmdet {mmdet}, mmcv {installed["mmcv"]} and mmengine '
+            f'{installed["mmengine"]} are accepted but are not a tested '
+            f'stack (tested: {tested}).')
     return installed

@@ -18,6 +18,7 @@ from importlib import metadata
 
 import pytest
 from mmengine.utils import digit_version as mmengine_digit_version
+from packaging.version import Version
 
 from mmohem import version_check
 from mmohem.version_check import (INSTALL_HINT, SUPPORTED, check_versions,
@@ -242,12 +243,28 @@ def test_bounds_compare_as_mmdets_assertion(fake_site, mmcv, accepted):
             check_versions()
 
 
-@pytest.mark.parametrize('version', [
-    '2.0.0rc4', '2.0.0rc3', '2.0.0', '2.1.0', '2.1.0+cu118', '2.2.0a1',
-    '2.2.0b2', '2.2.0rc1', '2.2.0.dev3', '2.2.0.post1', '3.3', '1.7.2'
-])
-def test_digit_version_is_mmengines(version):
-    assert digit_version(version) == mmengine_digit_version(version)
+def test_versions_are_compared_with_mmengines_digit_version():
+    assert digit_version is mmengine_digit_version
+
+
+def test_a_missing_mmengine_is_named_with_the_rest(fake_site, monkeypatch):
+    """Without mmengine, and so without its digit_version, the other
+    packages are still checked (in PEP 440's order) and named too."""
+    monkeypatch.setitem(sys.modules, 'mmengine.utils', None)
+    importlib.reload(version_check)
+    try:
+        assert version_check.digit_version is Version
+        init = fake_site(
+            mmdet_init(), mmdet='3.3.0', mmcv='2.2.0', mmengine=None)
+        with pytest.raises(ImportError) as err:
+            check_versions()
+    finally:
+        monkeypatch.undo()
+        importlib.reload(version_check)
+    assert str(err.value) == (
+        'mmengine is not installed (mmohem supports mmengine>=0.7.1,<1.0.0); '
+        'mmcv 2.2.0 is installed but mmdet 3.3.0 (installed) accepts '
+        f'mmcv>=2.0.0rc4,<2.2.0 (read from {init}). ' + INSTALL_HINT)
 
 
 @pytest.mark.parametrize('package,version,bounds', [

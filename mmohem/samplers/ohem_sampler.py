@@ -1,6 +1,4 @@
 import logging
-import math
-from numbers import Real
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -12,7 +10,7 @@ from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..checks import check_int, in_unit_interval
+from ..checks import check_loss_weights, check_sampler_args
 from ..registry import TASK_UTILS
 from . import scoring_mode
 from .box_nms import horizontal_nms, nms_for
@@ -108,52 +106,23 @@ class OHEMSampler(BaseSampler):
                  loss_weights: Optional[Dict[str, float]] = None,
                  min_negatives: int = 0,
                  class_agnostic_nms: bool = False) -> None:
-        check_int(OWNER, 'num', num, 1)
-        if pos_fraction is not None and not in_unit_interval(pos_fraction):
-            raise ValueError('mmohem.OHEMSampler: pos_fraction must be None '
-                             '(pure OHEM) or a number in (0, 1], got '
-                             f'{pos_fraction!r}')
-        if nms_iou_thr is not None and not in_unit_interval(nms_iou_thr):
-            raise ValueError('mmohem.OHEMSampler: nms_iou_thr must be None '
-                             '(no NMS) or a number in (0, 1], got '
-                             f'{nms_iou_thr!r}')
-        if isinstance(loss_keys, str):
-            loss_keys = (loss_keys, )
-        if loss_keys is not None:
-            loss_keys = tuple(loss_keys)
-            if not loss_keys or any(key not in LOSS_KEYS for key in loss_keys):
-                raise ValueError('mmohem.OHEMSampler: loss_keys must be a '
-                                 f'non-empty subset of {LOSS_KEYS}, got '
-                                 f'{loss_keys!r}')
-        check_int(
+        loss_keys = check_sampler_args(
             OWNER,
-            'neg_pos_ub',
-            neg_pos_ub,
-            -1,
-            hint='It is a ratio, not a count: at most neg_pos_ub background '
-            'RoIs per foreground RoI (e.g. 3 for 1:3); -1 for no bound. To '
-            'cap the RoIs per image, set num.')
-        check_int(OWNER, 'chunk_size', chunk_size, 1)
-        check_int(
-            OWNER,
-            'min_negatives',
-            min_negatives,
-            0,
-            hint='It is a count of background RoIs per image.')
-        if min_negatives > num:
-            raise ValueError(
-                f'{OWNER}: min_negatives ({min_negatives}) exceeds num '
-                f'({num}), the RoIs kept per image; lower min_negatives or '
-                'raise num.')
-        if not isinstance(class_agnostic_nms, bool):
-            raise ValueError(f'{OWNER}: class_agnostic_nms must be True or '
-                             f'False, got {class_agnostic_nms!r}')
+            LOSS_KEYS,
+            num=num,
+            pos_fraction=pos_fraction,
+            nms_iou_thr=nms_iou_thr,
+            loss_keys=loss_keys,
+            neg_pos_ub=neg_pos_ub,
+            chunk_size=chunk_size,
+            min_negatives=min_negatives,
+            class_agnostic_nms=class_agnostic_nms)
         if not (hasattr(context, 'bbox_head')
                 and hasattr(context, '_bbox_forward')):
             raise HeadNotSupportedError(
-                'mmohem.OHEMSampler scores RoIs with an R-CNN bbox branch, '
-                f'but it was built for {type(context).__name__}, which has '
-                'none (no bbox_head/_bbox_forward). OHEM belongs in '
+                f'{OWNER} scores RoIs with an R-CNN bbox branch, but it was '
+                f'built for {type(context).__name__}, which has none (no '
+                'bbox_head/_bbox_forward). OHEM belongs in '
                 'train_cfg.rcnn.sampler; keep RandomSampler in '
                 'train_cfg.rpn.sampler.')
         self.scoring_inputs = check_head(context)
@@ -166,7 +135,8 @@ class OHEMSampler(BaseSampler):
         self.stage = context.current_stage if hasattr(context,
                                                       'num_stages') else None
         self.loss_keys = self._decide_loss_keys(loss_keys)
-        self.loss_weights = self._check_weights(loss_weights)
+        self.loss_weights = check_loss_weights(OWNER, loss_weights,
+                                               self.loss_keys)
         self.min_negatives = min_negatives
         self.class_agnostic_nms = class_agnostic_nms
         self.mining_record = MiningRecord()
@@ -184,7 +154,7 @@ class OHEMSampler(BaseSampler):
             fix = ("loss_keys=('loss_bbox',) (rank by the box loss alone) "
                    'or ' if no_box is None else '')
             raise ValueError(
-                f'mmohem.OHEMSampler in {where}: {no_cls}, so mmohem cannot '
+                f'{OWNER} in {where}: {no_cls}, so mmohem cannot '
                 f'rank RoIs by it. Use {fix}a classification loss with one '
                 'value per RoI (CrossEntropyLoss, FocalLoss, SeesawLoss), '
                 'or keep RandomSampler for this head.')
@@ -193,47 +163,17 @@ class OHEMSampler(BaseSampler):
                 self._say_what_is_left_out(where)
                 return LOSS_KEYS
             print_log(
-                f'mmohem.OHEMSampler in {where}: {no_box}, so RoIs are '
+                f'{OWNER} in {where}: {no_box}, so RoIs are '
                 'ranked by their classification loss (loss_cls) alone.',
                 logger='current',
                 level=logging.INFO)
             return ('loss_cls', )
         if 'loss_bbox' in loss_keys and no_box is not None:
             raise ValueError(
-                f"mmohem.OHEMSampler in {where}: loss_keys has 'loss_bbox', "
+                f"{OWNER} in {where}: loss_keys has 'loss_bbox', "
                 f"but {no_box}. Use loss_keys=('loss_cls',) or leave "
                 'loss_keys unset (the sampler then ranks by loss_cls).')
         return loss_keys
-
-    def _check_weights(
-            self,
-            weights: Optional[Dict[str, float]]) -> Optional[Dict[str, float]]:
-        """The weight of each scored term, or None when all are 1."""
-        if weights is None:
-            return None
-        if not isinstance(weights, dict):
-            raise ValueError(
-                f'{OWNER}: loss_weights must be a dict of ranking terms to '
-                f'weights, e.g. dict(loss_cls=1., loss_bbox=2.), got '
-                f'{weights!r}')
-        for key, value in weights.items():
-            if key not in self.loss_keys:
-                raise ValueError(
-                    f'{OWNER}: loss_weights names {key!r}, which this '
-                    f'sampler does not score (it ranks by {self.loss_keys}); '
-                    f'name only those terms, or add {key!r} to loss_keys '
-                    'if the head can score it.')
-            if isinstance(value, bool) or not isinstance(
-                    value, Real) or not math.isfinite(value) or value < 0:
-                raise ValueError(
-                    f'{OWNER}: loss_weights[{key!r}] must be a finite number '
-                    f'>= 0, got {value!r}')
-        full = {key: float(weights.get(key, 1.)) for key in self.loss_keys}
-        if not any(full.values()):
-            raise ValueError(
-                f'{OWNER}: every loss_weights value is 0, so every RoI would '
-                'rank alike; give at least one term a positive weight.')
-        return None if all(w == 1 for w in full.values()) else full
 
     def _say_what_is_left_out(self, where: str) -> None:
         """Log the head's loss terms that the ranking loss leaves out
@@ -241,7 +181,7 @@ class OHEMSampler(BaseSampler):
         others = unscored_terms(self.bbox_head, LOSS_KEYS)
         if others:
             print_log(
-                f'mmohem.OHEMSampler in {where}: '
+                f'{OWNER} in {where}: '
                 f'{type(self.bbox_head).__name__} trains with '
                 f"{', '.join(others)} besides loss_cls and loss_bbox; mmohem "
                 'scores only loss_cls and loss_bbox per RoI, so RoIs are '
@@ -289,7 +229,7 @@ class OHEMSampler(BaseSampler):
         """
         if feats is None:
             raise ValueError(
-                'mmohem.OHEMSampler needs the image features: call sample() '
+                f'{OWNER} needs the image features: call sample() '
                 'with feats=[...] as StandardRoIHead and CascadeRoIHead do.')
         priors, gt_flags = self._candidates(assign_result, pred_instances,
                                             gt_instances)
