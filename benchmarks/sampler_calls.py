@@ -33,7 +33,7 @@ from bench_utils import (FASTER_RCNN, build_sampler, candidate_rois,
                          device_name, interleave, report, summary)
 from torch.profiler import ProfilerActivity, profile
 
-from mmohem.samplers import hard_selection
+from mmohem.samplers import box_nms
 from mmohem_benchmark.synthetic_batch import (detector_batch, fresh_assignment,
                                               random_detector, rcnn_inputs,
                                               sample_rcnn_input)
@@ -64,22 +64,22 @@ def aten_calls(fn) -> collections.Counter:
 
 
 def nms_call(sampler, image):
-    """mmohem's NMS op, bound to the arguments ``sample()`` gives it."""
-    real, seen = hard_selection.NMSop, []
+    """mmcv's NMS op as mmohem calls it (``mmcv.ops.nms``, through
+    :mod:`mmohem.samplers.box_nms`), bound to the arguments ``sample()``
+    gives it."""
+    real, seen = box_nms.nms, []
 
-    class Recorder:
+    def recorder(*args, **kwargs):
+        seen.append((args, kwargs))
+        return real(*args, **kwargs)
 
-        @staticmethod
-        def apply(*args):
-            seen.append(args)
-            return real.apply(*args)
-
-    hard_selection.NMSop = Recorder
+    box_nms.nms = recorder
     try:
         sample_rcnn_input(sampler, image)
     finally:
-        hard_selection.NMSop = real
-    return lambda: real.apply(*seen[0])
+        box_nms.nms = real
+    args, kwargs = seen[0]
+    return lambda: real(*args, **kwargs)
 
 
 def main(argv=None) -> dict:
