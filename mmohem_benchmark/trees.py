@@ -279,7 +279,8 @@ def write_split(sources: str, root: str, split: str) -> str:
     Returns:
         str: The annotation file.
     """
-    stride = LAYOUT['train_stride'] if split == 'train' else TILE
+    tile = LAYOUT['tile']
+    stride = LAYOUT['train_stride'] if split == 'train' else tile
     os.makedirs(osp.join(root, split), exist_ok=True)
     images, annotations = [], []
 
@@ -298,8 +299,8 @@ def write_split(sources: str, root: str, split: str) -> str:
         img = cv2.imread(osp.join(sources, f'{stem}.png'), cv2.IMREAD_COLOR)
         boxes = read_voc(osp.join(sources, f'{stem}.xml'))
         height, width = img.shape[:2]
-        for y0, y1 in tile_edges(height, TILE, stride):
-            for x0, x1 in tile_edges(width, TILE, stride):
+        for y0, y1 in tile_edges(height, tile, stride):
+            for x0, x1 in tile_edges(width, tile, stride):
                 name = f'{split}/{stem}_x{x0}_y{y0}.png'
                 cv2.imwrite(osp.join(root, name), img[y0:y1, x0:x1])
                 image_id = len(images) + 1
