@@ -25,7 +25,7 @@ DOWNSTREAM_TESTS=(
     tests/test_mining_stats_hook.py tests/test_ohem_options.py
     tests/test_rotated_nms.py tests/test_rotated_heads.py
     tests/test_downstream_mmocr.py tests/test_oriented_shapes.py
-    tests/test_version_check.py
+    tests/test_version_check.py tests/test_benchmarks.py
 )
 
 lint_venv=$venv
