@@ -171,10 +171,13 @@ def _selection(samplers, seed):
                                                   sample_rcnn_input)
     model, model_cfg = random_detector(
         mmohem.config_path('faster_rcnn_ohem_r50.py'), seed=seed)
-    images = rcnn_inputs(
-        model,
-        detector_batch(
-            model, model_cfg, num_images=2, size=(800, 1333), seed=seed))
+    images = [
+        with_jittered_gt(model, image, copies=6, seed=seed)
+        for image in rcnn_inputs(
+            model,
+            detector_batch(
+                model, model_cfg, num_images=2, size=(800, 1333), seed=seed))
+    ]
     picked = {}
     for name, sampler_cfg in samplers.items():
         sampler = TASK_UTILS.build(
@@ -189,13 +192,32 @@ def _selection(samplers, seed):
     return picked
 
 
+def with_jittered_gt(model, image, copies, seed):
+    """``image`` (one of ``rcnn_inputs``) with ``copies`` jittered copies of
+    each ground-truth box (up to 10 % of its size per side) added to its
+    proposals and the whole assigned anew: near-duplicate foreground, more
+    than a 1:3 quota admits, on which NMS and the quota both act (a random
+    RPN's proposals give neither)."""
+    gen = torch.Generator().manual_seed(seed)
+    boxes = image['gt'].bboxes.repeat(copies, 1)
+    size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
+    boxes = boxes + (torch.rand(boxes.shape, generator=gen) - 0.5) * 0.2 * size
+    proposals = InstanceData(
+        priors=torch.cat([image['proposals'].priors, boxes]))
+    return dict(
+        image,
+        proposals=proposals,
+        assigned=model.roi_head.bbox_assigner.assign(proposals, image['gt']))
+
+
 # the sampler settings whose selection tests/data/selection_record.json
-# holds: the shipped default, ratio mode, no NMS, a background bound
+# holds, at 64 RoIs per image: the shipped default, ratio mode (1:7), no
+# NMS, a background bound
 RECORDED_SAMPLERS = {
-    'default': dict(type='mmohem.OHEMSampler', num=512),
-    'ratio': dict(type='mmohem.OHEMSampler', num=512, pos_fraction=0.25),
-    'no_nms': dict(type='mmohem.OHEMSampler', num=512, nms_iou_thr=None),
-    'neg_pos_ub': dict(type='mmohem.OHEMSampler', num=512, neg_pos_ub=3),
+    'default': dict(type='mmohem.OHEMSampler', num=64),
+    'ratio': dict(type='mmohem.OHEMSampler', num=64, pos_fraction=0.125),
+    'no_nms': dict(type='mmohem.OHEMSampler', num=64, nms_iou_thr=None),
+    'neg_pos_ub': dict(type='mmohem.OHEMSampler', num=64, neg_pos_ub=3),
 }
 
 

@@ -176,7 +176,9 @@ def test_degenerate_proposals_score_as_finite_background(tiny_coco, tmp_path):
     runner = Runner.from_cfg(
         fast_rcnn_with_proposals(tiny_coco, str(tmp_path), flatten))
     runner.train()
-    for stats in ohem_stats(runner):
+    records = ohem_stats(runner)
+    assert len(records) == 4  # 2 iterations x 2 images
+    for stats in records:
         assert stats['num_nonfinite'] == 0
         assert np.isfinite(stats['loss_all'].item())
     assert np.isfinite(runner.message_hub.get_scalar('train/loss').current())

@@ -40,6 +40,7 @@ def expected_lines(probe, steps, suffix='', stage=0):
             c for it in probe.iters[last:step] for c in it
             if c['stage'] == stage
         ]
+        assert calls, (step, stage)  # every line has images to check
         expected.append({
             f'ohem_{k}{suffix}': v
             for k, v in interval_means(calls, CHECKED).items()
@@ -89,6 +90,7 @@ def test_each_line_shows_the_mean_over_its_interval(loop, tiny_coco, tmp_path):
         # mmengine's LoggerHook does in an iteration-based loop
         assert steps == [3, 4, 6]
     expected = expected_lines(probe, steps)
+    assert len(expected) == len(lines)
     for line, want in zip(lines, expected):
         for key, value in want.items():
             assert line[key] == pytest.approx(value, rel=1e-4), (line, key)
@@ -123,8 +125,9 @@ def test_a_cascade_is_logged_per_stage(tiny_coco, tmp_path):
     assert not any('ohem_num_selected' in line for line in lines)
     for stage in range(3):
         suffix = f'_stage{stage + 1}'
-        for line, want in zip(lines,
-                              expected_lines(probe, [1, 2], suffix, stage)):
+        expected = expected_lines(probe, [1, 2], suffix, stage)
+        assert len(expected) == len(lines)
+        for line, want in zip(lines, expected):
             for key, value in want.items():
                 assert line[key] == pytest.approx(value, rel=1e-4), key
 

@@ -238,6 +238,7 @@ def test_non_finite_rotated_candidates_are_neither_scored_nor_selected():
     result = sampler.sample(
         head.bbox_assigner.assign(proposals, gt), proposals, gt, feats=x)
     del head.bbox_roi_extractor.forward
+    assert seen  # the scoring forward went through the RoI op
     assert all(torch.isfinite(rois).all() for rois in seen)
     stats = sampler.mining_record.pop()[0]
     num_gts = len(gt.bboxes)

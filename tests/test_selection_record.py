@@ -5,11 +5,16 @@ selects the RoIs, in the order, that tests/data/selection_record.json holds
 commit and the machine it was written with).
 
 The record detects change, not correctness (the reference tests check
-that), and it depends on the CPU's arithmetic: the RPN of a random-weight
-ResNet-50 ranks its proposals by float sums that another instruction set or
-mmcv build computes a little differently, so near-tied proposals swap
-indices and the selection's indices move with them (unpinned, a CPU with
-AVX-512 moves image 0's background indices from rank 151 on). The selection
+that). The batch carries jittered copies of each ground-truth box among its
+proposals (``helpers.with_jittered_gt``), so that NMS, the foreground quota
+and the background bound each change what is selected: every setting selects
+something else (:func:`test_every_setting_selects_something_else`), and a
+change to any of them shows. The record depends on the CPU's arithmetic:
+the RPN of a random-weight ResNet-50 ranks its proposals by float sums that
+another instruction set or mmcv build computes a little differently, so
+near-tied proposals swap indices and the selection's indices move with them
+(unpinned, a CPU with AVX-512 moves image 0's background indices from rank
+151 on). The selection
 is therefore computed in a subprocess that limits oneDNN, MKL and ATen to
 AVX2 kernels (:data:`PINNED_ISA`). Where the record must be written anew (a
 machine on which the pinned selection still differs), write it with
@@ -61,6 +66,18 @@ def selected(tmp_path_factory):
 def recorded():
     with open(RECORD) as f:
         return json.load(f)['selection']
+
+
+def test_every_setting_selects_something_else(recorded):
+    settings = list(RECORDED_SAMPLERS)
+    assert set(recorded) == set(settings)
+    for i, a in enumerate(settings):
+        for b in settings[i + 1:]:
+            assert recorded[a] != recorded[b], (a, b)
+    # NMS removes near-duplicate foreground; the quota caps it at 8 of 64
+    default, no_nms = recorded['default'][0], recorded['no_nms'][0]
+    assert len(no_nms['pos']) > len(default['pos'])
+    assert len(recorded['ratio'][0]['pos']) == 8
 
 
 @pytest.mark.parametrize('setting', list(RECORDED_SAMPLERS))
