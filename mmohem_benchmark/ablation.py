@@ -18,6 +18,7 @@ from .demo import (ORIENTED_REGIMES, TREE_REGIMES, prepare_data,
                    regime_data_root, train_variant)
 from .markdown import mean_std
 from .shapes import ShapesSpec
+from .verdict import Verdict, verdict
 
 SAMPLER = 'model.train_cfg.rcnn.sampler.'
 
@@ -261,14 +262,34 @@ def _machine(runs: List[dict]) -> str:
     return ' + '.join(names)
 
 
+def _paired(runs: dict, ref: Optional[dict], key: str) -> List[float]:
+    """Differences per seed, in points, over the seeds both rows ran: rows
+    with more seeds than the reference are not compared against a different
+    set of seeds."""
+    return [
+        100 * (runs[s][key] - ref[s][key]) for s in sorted(runs, key=int)
+        if ref and s in ref
+    ]
+
+
 def _paired_delta(runs: dict, ref: Optional[dict], key: str) -> str:
-    """Mean difference over the seeds both rows ran: rows with more seeds
-    than the reference are not compared against a different set of seeds."""
-    shared = [s for s in runs if ref and s in ref]
-    if not shared:
-        return ''
-    diff = statistics.mean(100 * (runs[s][key] - ref[s][key]) for s in shared)
-    return f'{diff:+.1f}'
+    """Mean paired difference (:func:`_paired`), or '' with no seed in
+    common."""
+    diffs = _paired(runs, ref, key)
+    return f'{statistics.mean(diffs):+.1f}' if diffs else ''
+
+
+def random_verdict(runs: dict, name: str) -> Optional[Verdict]:
+    """The decision rule (:mod:`.verdict`) for row ``name`` of a regime's
+    ``runs`` against RandomSampler; None for RandomSampler itself or with
+    no seed in common."""
+    random = runs.get('random')
+    if name == 'random' or not random:
+        return None
+    ap = _paired(runs[name], random, 'AP')
+    if not ap:
+        return None
+    return verdict(ap, _paired(runs[name], random, 'AP50'))
 
 
 def ablation_table(results: dict,
@@ -277,17 +298,19 @@ def ablation_table(results: dict,
     """Markdown table of one regime: mean ± std over the recorded seeds,
     per-seed AP, the differences of AP to mmohem's default and of AP and
     AP50 to RandomSampler (paired: the mean difference over the seeds both
-    rows ran), and the machine each row ran on."""
+    rows ran, with the 90 % t-interval of AP's), the decision rule's verdict
+    against RandomSampler (:mod:`.verdict`), and the machine each row ran
+    on."""
     runs = results.get(regime, {})
     names = [n for n in (names or VARIANTS) if runs.get(n)]
-    default, random = runs.get('mmohem'), runs.get('random')
+    default = runs.get('mmohem')
     # mmrotate's DOTAMetric has AP75 and no AP_small
     third = 'AP75' if regime in ORIENTED_REGIMES else 'AP_small'
     lines = [
         f'| variant | change from the default | seeds | AP | AP50 | {third} '
-        '| AP per seed | Δ AP vs default | Δ AP vs random | Δ AP50 vs random '
-        '| machine |',
-        '|---|---|---|---|---|---|---|---|---|---|---|',
+        '| AP per seed | Δ AP vs default | Δ AP vs random (90 % CI) '
+        '| Δ AP50 vs random | verdict vs random | machine |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     for name in names:
         by_seed = [runs[name][s] for s in sorted(runs[name], key=int)]
@@ -299,10 +322,11 @@ def ablation_table(results: dict,
         seeds = ','.join(sorted(runs[name], key=int))
         vs_default = '' if name == 'mmohem' else _paired_delta(
             runs[name], default, 'AP')
-        vs_random, vs_random50 = ('', '') if name == 'random' else (
-            _paired_delta(runs[name], random, key) for key in ('AP', 'AP50'))
+        rule = random_verdict(runs, name)
+        vs_random, vs_random50, word = ('', '', '') if rule is None else (
+            rule.cell(), f'{rule.ap50:+.1f}', rule.word)
         lines.append(f'| `{name}` | {VARIANTS[name].change} | {seeds} | '
                      f"{col('AP')} | {col('AP50')} | {col(third)} | "
                      f'{per_seed} | {vs_default} | {vs_random} | '
-                     f'{vs_random50} | {_machine(by_seed)} |')
+                     f'{vs_random50} | {word} | {_machine(by_seed)} |')
     return '\n'.join(lines)
