@@ -206,12 +206,12 @@ def test_gliding_vertex_says_which_terms_it_ranks_without():
         build_roi_head(HEADS['oriented_rcnn']).bbox_head, LOSS_KEYS) == []
 
 
-def test_non_finite_rotated_candidates_are_neither_scored_nor_selected():
+def test_non_finite_rotated_candidates_are_never_selected():
     """A diverging RPN's rotated proposals (NaN centres, infinite angles,
-    infinite widths: 25 of 300) are kept out of the scoring pass, where
-    mmcv's CPU RoIAlignRotated can crash the process on them, and out of
-    the selection; they are counted as non-finite, and the rest is
-    selected as if they were not there. Empty boxes are scored as finite
+    infinite widths: 25 of 300) reach the scoring pass only as empty boxes
+    (mmcv's CPU RoIAlignRotated can crash the process on the boxes
+    themselves) and are never selected; they are counted as non-finite,
+    and the rest is selected as if they were not there. Empty boxes are scored as finite
     background, as in the axis-aligned path."""
     head = build_roi_head(HEADS['oriented_rcnn'])
     sampler = head.bbox_sampler

@@ -46,8 +46,10 @@ class OHEMSampler(BaseSampler):
     Non-finite losses (NaN or inf) are ranked after every finite one, so they
     fill the budget only when fewer than ``num`` finite candidates remain.
     A candidate whose box has a NaN or infinite coordinate (a diverging
-    RPN's) is neither scored nor selected: mmcv's rotated RoI ops crash the
-    process on one. Both are counted in the mining statistics
+    RPN's) is never selected and never suppresses another: it goes through
+    the scoring pass and the NMS as an empty box (mmcv's rotated RoI ops
+    crash the process on the box itself), its loss is set to NaN and it is
+    ranked with the ignored RoIs. Both are counted in the mining statistics
     (``mining_record``, a :class:`~mmohem.samplers.mining_record.MiningRecord`
     that hooks such as ``MiningStatsHook`` read; computed only when read).
 
