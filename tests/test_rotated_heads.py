@@ -211,8 +211,8 @@ def test_non_finite_rotated_candidates_are_never_selected():
     infinite widths: 25 of 300) reach the scoring pass only as empty boxes
     (mmcv's CPU RoIAlignRotated can crash the process on the boxes
     themselves) and are never selected; they are counted as non-finite,
-    and the rest is selected as if they were not there. Empty boxes are scored as finite
-    background, as in the axis-aligned path."""
+    and the rest is selected as if they were not there. Empty boxes are
+    scored as finite background, as in the axis-aligned path."""
     head = build_roi_head(HEADS['oriented_rcnn'])
     sampler = head.bbox_sampler
     sampler.num = 400  # more than NMS leaves: the budget is short
