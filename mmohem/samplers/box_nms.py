@@ -143,8 +143,9 @@ def rotated_nms(boxes: Tensor,
     keep = []
     for group in ranked_groups.unique():
         members = (ranked_groups == group).nonzero().view(-1)
-        _, kept = nms_rotated(ranked.index_select(0, members),
-                              _in_rank_order_scores(members), iou_thr)
+        _, kept = nms_rotated(
+            ranked.index_select(0, members), _in_rank_order_scores(members),
+            iou_thr)
         keep.append(members.index_select(0, kept))
     # ranked positions: ascending is rank order
     keep = torch.cat(keep).sort().values
