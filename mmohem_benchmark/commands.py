@@ -88,6 +88,10 @@ def _add_ablate(commands: argparse._SubParsersAction) -> None:
         'or all) and exit; nothing is trained')
     ablate.add_argument('--plot', help='with --table: draw the AP bars here')
     ablate.add_argument(
+        '--curves',
+        help='with --table: draw each run\'s AP curve on val here (runs '
+        'trained with --eval-interval)')
+    ablate.add_argument(
         '--markdown',
         help='with --table: write the table between the markers '
         '<!-- ablation-REGIME:begin/end --> of this file (docs/results.md); '
@@ -189,7 +193,7 @@ def _ablate(args: argparse.Namespace) -> int:
     results_path = args.results or os.path.join(args.work_dir, 'ablation.json')
     if args.table:
         from .ablation import load_results, markdown_name
-        from .plots import draw_ablation
+        from .plots import draw_ablation, draw_curves
         results = load_results(results_path)
         text = ablation_table(results, args.regime, variants or None)
         print(text)
@@ -201,6 +205,10 @@ def _ablate(args: argparse.Namespace) -> int:
             draw_ablation(results, args.regime, variants or list(VARIANTS),
                           args.plot)
             print(f'plot: {args.plot}')
+        if args.curves:
+            draw_curves(results, args.regime, variants or list(VARIANTS),
+                        args.curves)
+            print(f'curves: {args.curves}')
         return 0
     if not variants:
         raise SystemExit('mmohem ablate: name at least one variant '

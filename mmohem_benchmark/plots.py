@@ -129,3 +129,34 @@ def draw_ablation(results: dict, regime: str, names: Sequence[str],
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def draw_curves(results: dict, regime: str, names: Sequence[str],
+                path: str) -> str:
+    """AP and AP50 on val against the iteration, one line per recorded run
+    of ``regime`` that has a curve (colour: variant; AP solid, AP50
+    dashed)."""
+    runs = results.get(regime, {})
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    for colour, name in zip(plt.rcParams['axes.prop_cycle'].by_key()['color'],
+                            [n for n in names if runs.get(n)]):
+        for i, seed in enumerate(sorted(runs[name], key=int)):
+            curve = runs[name][seed].get('curve') or []
+            iters = [p['iter'] for p in curve]
+            for ax, key in zip(axes, ('AP', 'AP50')):
+                ax.plot(
+                    iters, [100 * p[key] for p in curve],
+                    color=colour,
+                    marker='.',
+                    label=name if i == 0 else None)
+    for ax, key in zip(axes, ('AP', 'AP50')):
+        ax.set(
+            title=f'{regime}: {key} on val during training',
+            xlabel='iteration',
+            ylabel=f'{key} (%)')
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
