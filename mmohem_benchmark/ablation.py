@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import os.path as osp
-import statistics
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from .demo import (ORIENTED_REGIMES, TREE_REGIMES, prepare_data,
@@ -272,11 +271,11 @@ def _paired(runs: dict, ref: Optional[dict], key: str) -> List[float]:
     ]
 
 
-def _paired_delta(runs: dict, ref: Optional[dict], key: str) -> str:
-    """Mean paired difference (:func:`_paired`), or '' with no seed in
-    common."""
-    diffs = _paired(runs, ref, key)
-    return f'{statistics.mean(diffs):+.1f}' if diffs else ''
+def _paired_cell(runs: dict, ref: Optional[dict]) -> str:
+    """The mean paired difference of AP and its 90 % t-interval
+    (:meth:`Verdict.cell`), or '' with no seed in common."""
+    ap = _paired(runs, ref, 'AP')
+    return verdict(ap, _paired(runs, ref, 'AP50')).cell() if ap else ''
 
 
 def random_verdict(runs: dict, name: str) -> Optional[Verdict]:
@@ -308,7 +307,7 @@ def ablation_table(results: dict,
     third = 'AP75' if regime in ORIENTED_REGIMES else 'AP_small'
     lines = [
         f'| variant | change from the default | seeds | AP | AP50 | {third} '
-        '| AP per seed | Δ AP vs default | Δ AP vs random (90 % CI) '
+        '| AP per seed | Δ AP vs default (90 % CI) | Δ AP vs random (90 % CI) '
         '| Δ AP50 vs random | verdict vs random | machine |',
         '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
@@ -320,8 +319,8 @@ def ablation_table(results: dict,
 
         per_seed = ' / '.join(f"{100 * r['AP']:.1f}" for r in by_seed)
         seeds = ','.join(sorted(runs[name], key=int))
-        vs_default = '' if name == 'mmohem' else _paired_delta(
-            runs[name], default, 'AP')
+        vs_default = '' if name == 'mmohem' else _paired_cell(
+            runs[name], default)
         rule = random_verdict(runs, name)
         vs_random, vs_random50, word = ('', '', '') if rule is None else (
             rule.cell(), f'{rule.ap50:+.1f}', rule.word)

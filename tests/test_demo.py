@@ -146,13 +146,20 @@ def test_ablation_table_deltas_to_default_and_random_and_the_machine():
     }
     rows = _table_rows(results)
     assert list(rows) == ['`random`', '`mmohem`', '`warmup`']
-    # mean AP 24.5 (seeds in order 0, 1), AP50 31.5
+    # mean AP 24.5 (seeds in order 0, 1), AP50 31.5; paired differences
+    # +4 and +1 against the default, +5 and +2 against random: mean ±
+    # t(0.95, 1) * 2.12 / sqrt(2) = 9.47 -- straddling zero, at least 1 AP,
+    # 2 seeds: more seeds
     assert rows['`warmup`'][1:] == [
-        '0,1', '24.5 ± 0.7', '31.5 ± 2.1', '10.0 ± 0.0', '25.0 / 24.0', '+2.5',
-        '+3.5', '+0.5', 'NVIDIA H200 + CPU, 1 thr'
+        '0,1', '24.5 ± 0.7', '31.5 ± 2.1', '10.0 ± 0.0', '25.0 / 24.0',
+        '+2.5 (-7.0, +12.0)', '+3.5 (-6.0, +13.0)', '+0.5', 'more seeds',
+        'NVIDIA H200 + CPU, 1 thr'
     ]
-    assert rows['`mmohem`'][6:9] == ['', '+1.0', '-3.0']
-    assert rows['`random`'][6:9] == ['-1.0', '', '']
+    # +1 AP on both seeds, but AP50 lower: no gain shown
+    assert rows['`mmohem`'][6:10] == [
+        '', '+1.0 (+1.0, +1.0)', '-3.0', 'no gain shown'
+    ]
+    assert rows['`random`'][6:10] == ['-1.0 (-1.0, -1.0)', '', '', '']
 
 
 def test_ablation_table_deltas_are_paired_over_the_shared_seeds():
@@ -177,9 +184,11 @@ def test_ablation_table_deltas_are_paired_over_the_shared_seeds():
     }
     rows = _table_rows(results)
     assert rows['`half_random`'][2] == '25.7 ± 6.4'
-    assert rows['`half_random`'][6:9] == ['', '+1.0', '+0.5']
+    assert rows['`half_random`'][6:10] == [
+        '', '+1.0 (+1.0, +1.0)', '+0.5', 'pays'
+    ]
     # nothing shared, nothing compared
-    assert rows['`warmup`'][6:9] == ['', '', '']
+    assert rows['`warmup`'][6:10] == ['', '', '', '']
 
 
 def test_oriented_ablation_table_reports_dotas_ap75():
