@@ -8,6 +8,9 @@
   registered under the scope ``mmohem_benchmark``);
 - ``mmohem sweep`` (:mod:`.sweep`): every two-stage config mmdet ships,
   one step each on a synthetic batch (:mod:`.synthetic_batch`);
+- the tree set (:mod:`.trees`): real aerial images for the ``trees_fast``
+  and ``trees_faster`` regimes, fetched with ``pip download`` and cached;
+- :mod:`.verdict`: the one rule for when a gain counts;
 - :mod:`.markdown`: tables written between markers into the docs.
 
 :data:`SAMPLER_LABELS` names the three samplers compared: its keys are the
