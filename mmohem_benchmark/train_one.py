@@ -79,12 +79,31 @@ def read_curve(path: str) -> List[dict]:
         return json.load(f)
 
 
+# the names of AP, AP50, AP75 and AP_small in CocoMetric's results and in
+# mmrotate's DOTAMetric's (its mAP over IoU 0.50:0.05:0.95, as COCO's AP;
+# no AP_small)
+METRIC_KEYS = {
+    'coco/bbox_mAP':
+    dict(
+        AP='coco/bbox_mAP',
+        AP50='coco/bbox_mAP_50',
+        AP75='coco/bbox_mAP_75',
+        AP_small='coco/bbox_mAP_s'),
+    'dota/mAP':
+    dict(AP='dota/mAP', AP50='dota/AP50', AP75='dota/AP75'),
+}
+
+
+def _metric_keys(names) -> dict:
+    """:data:`METRIC_KEYS` of the metric whose results have ``names``."""
+    return METRIC_KEYS['coco/bbox_mAP' if 'coco/bbox_mAP' in
+                       names else 'dota/mAP']
+
+
 def _ap_of(metrics: dict) -> dict:
     """AP and AP50 from CocoMetric's or mmrotate's DOTAMetric's results."""
-    if 'coco/bbox_mAP' in metrics:
-        return dict(
-            AP=metrics['coco/bbox_mAP'], AP50=metrics['coco/bbox_mAP_50'])
-    return dict(AP=metrics['dota/mAP'], AP50=metrics['dota/AP50'])
+    keys = _metric_keys(metrics)
+    return dict(AP=metrics[keys['AP']], AP50=metrics[keys['AP50']])
 
 
 def train_one(config: str,
@@ -169,20 +188,14 @@ def train_one(config: str,
 
 
 def _average_precision(hub) -> dict:
-    """AP, AP50, AP75 (and AP_small where the metric has it) on val, from
-    CocoMetric or, for oriented boxes, mmrotate's DOTAMetric (its mAP over
-    IoU 0.50:0.05:0.95, as COCO's AP)."""
+    """AP, AP50, AP75 (and AP_small where the metric has it) on val
+    (:data:`METRIC_KEYS`)."""
     scalars = hub.log_scalars
-    if 'val/coco/bbox_mAP' in scalars:
-        keys = dict(
-            AP='val/coco/bbox_mAP',
-            AP50='val/coco/bbox_mAP_50',
-            AP75='val/coco/bbox_mAP_75',
-            AP_small='val/coco/bbox_mAP_s')
-    else:
-        keys = dict(
-            AP='val/dota/mAP', AP50='val/dota/AP50', AP75='val/dota/AP75')
-    values = {name: scalars[key].current() for name, key in keys.items()}
+    keys = _metric_keys({key[len('val/'):] for key in scalars})
+    values = {
+        name: scalars[f'val/{key}'].current()
+        for name, key in keys.items()
+    }
     values.setdefault('AP_small', None)
     return values
 
