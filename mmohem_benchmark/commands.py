@@ -209,6 +209,12 @@ def _ablate(args: argparse.Namespace) -> int:
             draw_curves(results, args.regime, variants or list(VARIANTS),
                         args.curves)
             print(f'curves: {args.curves}')
+            from .schedule import describe
+            for name, runs in results.get(args.regime, {}).items():
+                for seed in sorted(runs, key=int):
+                    curve = runs[seed].get('curve')
+                    if curve and (not variants or name in variants):
+                        print(f'{name} seed {seed}: {describe(curve)}')
         return 0
     if not variants:
         raise SystemExit('mmohem ablate: name at least one variant '
