@@ -1,5 +1,7 @@
 """The schedule rule (mmohem_benchmark/schedule.py) on recorded curves whose
 running means are worked out by hand."""
+import json
+
 import pytest
 
 from mmohem_benchmark.schedule import describe, running_means, stops_rising_at
@@ -48,3 +50,26 @@ def test_needs_evaluations_after_the_point():
     assert stops_rising_at(curve([5, 5, 5, 5, 5])) is None
     assert stops_rising_at(curve([5] * 6)) == 600
     assert describe([]) == 'no curve'
+
+
+def test_ablate_table_prints_where_each_curve_stops(tmp_path, capsys):
+    from mmohem.tools.cli import main
+    results = tmp_path / 'trees_schedule.json'
+    run = dict(AP=0.025, AP50=0.1, AP75=0.0, AP_small=0.0, iters=2000)
+    results.write_text(
+        json.dumps(
+            dict(
+                trees_fast=dict(random={
+                    '0': dict(run, curve=BN_TREES),
+                    '1': dict(run, curve=GN_TREES)
+                }))))
+    png = tmp_path / 'curves.png'
+    assert main([
+        'ablate', '--table', '--regime', 'trees_fast', '--results',
+        str(results), '--curves',
+        str(png)
+    ]) == 0
+    out = capsys.readouterr().out
+    assert 'random seed 0: stops rising at 800' in out
+    assert 'random seed 1: still rising at 1000' in out
+    assert png.stat().st_size > 0
