@@ -211,10 +211,12 @@ def _ablate(args: argparse.Namespace) -> int:
             print(f'curves: {args.curves}')
             from .schedule import describe
             for name, runs in results.get(args.regime, {}).items():
+                if variants and name not in variants:
+                    continue
                 for seed in sorted(runs, key=int):
-                    curve = runs[seed].get('curve')
-                    if curve and (not variants or name in variants):
-                        print(f'{name} seed {seed}: {describe(curve)}')
+                    if runs[seed].get('curve'):
+                        print(f"{name} seed {seed}: "
+                              f"{describe(runs[seed]['curve'])}")
         return 0
     if not variants:
         raise SystemExit('mmohem ablate: name at least one variant '
